@@ -1,0 +1,1 @@
+"""Scripted reproductions of the papers' experiments."""
