@@ -1,0 +1,1 @@
+"""Performance comparisons against named baselines, printed as ratios (not timed tests)."""

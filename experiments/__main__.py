@@ -1,0 +1,52 @@
+"""``python -m experiments {list,run}``: scripted reproductions of the papers' experiments.
+
+Examples
+--------
+    python -m experiments list
+    python -m experiments run quickstart --quick --out results/quickstart
+    python -m experiments run lcl_v2 --device cuda --out results/lcl_v2 train.steps=20000
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .config import available, load_config
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m experiments", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("list", help="list the reproductions")
+    run_p = sub.add_parser("run", help="run one reproduction end to end")
+    run_p.add_argument("name", help="reproduction name (see `list`)")
+    run_p.add_argument("--quick", action="store_true", help="the quick variant (minutes on a laptop CPU)")
+    run_p.add_argument("--device", default=None, help="cpu | cuda | cuda:N (default: cuda if available)")
+    run_p.add_argument("--out", default=None, help="result folder (default results/NAME[_quick])")
+    run_p.add_argument("overrides", nargs="*", help="key=value config overrides (dotted keys)")
+    args = parser.parse_args(argv)
+
+    if args.command == "list":
+        from .reproductions import REPRODUCTIONS
+
+        for name in available():
+            desc = REPRODUCTIONS[name].__doc__.strip().splitlines()[0] if name in REPRODUCTIONS else ""
+            print(f"{name:15s} {desc}")
+        return 0
+
+    from .reproductions import run_reproduction
+
+    out = args.out or f"results/{args.name}{'_quick' if args.quick else ''}"
+    try:
+        load_config(args.name, args.quick)
+        report = run_reproduction(args.name, quick=args.quick, device=args.device, out=out,
+                                  overrides=args.overrides)
+    except (ValueError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"report: {report}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,57 @@
+"""Reproduction configs: YAML files in ``experiments/configs`` plus ``key=value`` overrides."""
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import yaml
+
+__all__ = ["CONFIG_DIR", "load_config", "apply_overrides", "available"]
+
+CONFIG_DIR = Path(__file__).resolve().parent / "configs"
+
+
+def available() -> list[str]:
+    """Names of the reproductions that have a full config."""
+    return sorted(p.stem for p in CONFIG_DIR.glob("*.yaml") if not p.stem.endswith("_quick"))
+
+
+def load_config(name: str, quick: bool = False) -> dict:
+    """Load ``configs/<name>.yaml`` (or ``<name>_quick.yaml``)."""
+    names = available()
+    if name not in names:
+        raise ValueError(f"unknown reproduction {name!r}; available: {', '.join(names)}")
+    path = CONFIG_DIR / f"{name}{'_quick' if quick else ''}.yaml"
+    if not path.exists():
+        raise FileNotFoundError(f"no {'quick ' if quick else ''}config for {name!r} at {path}")
+    with open(path) as fh:
+        cfg = yaml.safe_load(fh) or {}
+    if not isinstance(cfg, dict):
+        raise ValueError(f"{path} must hold a mapping at top level")
+    return cfg
+
+
+def apply_overrides(config: dict, overrides: list[str]) -> dict:
+    """Apply ``a.b=value`` overrides (values parsed as YAML) to a copy of ``config``.
+
+    Unknown keys are refused with the list of valid keys at that level, so a typo
+    never silently does nothing.
+    """
+    cfg = copy.deepcopy(config)
+    for item in overrides:
+        if "=" not in item:
+            raise ValueError(f"override {item!r} must look like key=value (e.g. seed=3)")
+        key, raw = item.split("=", 1)
+        parts = key.strip().split(".")
+        node = cfg
+        for i, p in enumerate(parts[:-1]):
+            if not isinstance(node.get(p), dict):
+                raise ValueError(
+                    f"override {key!r}: {'.'.join(parts[: i + 1])!r} is not a section; "
+                    f"sections here: {sorted(k for k, v in node.items() if isinstance(v, dict))}"
+                )
+            node = node[p]
+        if parts[-1] not in node:
+            raise ValueError(f"override {key!r}: unknown key {parts[-1]!r}; valid keys: {sorted(node)}")
+        node[parts[-1]] = yaml.safe_load(raw)
+    return cfg

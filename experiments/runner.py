@@ -1,0 +1,167 @@
+"""A reproduction run: a result folder made of resumable stages.
+
+Each stage is a function that writes its artefacts (assemblies, checkpoints,
+figures) under the run folder and returns a JSON-serialisable record (metrics,
+figure paths, report text). The record is written atomically to
+``stages/<name>.json`` when the stage finishes; re-running with the same ``out``
+folder loads finished stages instead of recomputing them, so an interrupted run
+loses at most the stage it was in.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+__all__ = ["Run", "Section", "Headline", "atomic_write_text"]
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` to ``path`` through a temporary file and a rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+@dataclass
+class Headline:
+    """One row of the report's headline table."""
+
+    name: str
+    value: float
+    error: float | None = None
+    source: str = "simulated"  # 'real' or 'simulated' (or a dataset name)
+    compute: str = ""  # e.g. '3.1 GFLOP training' or '2.4 s CPU'
+    unit: str = ""
+
+
+@dataclass
+class Section:
+    """One section of the report: a title, figures and a short reading."""
+
+    title: str
+    reading: str
+    figures: list[str] = field(default_factory=list)
+    table: str | None = None  # markdown table, optional
+
+
+def _to_jsonable(obj: Any) -> Any:
+    import numpy as np
+
+    if isinstance(obj, dict):
+        return {str(k): _to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_to_jsonable(v) for v in obj]
+    if isinstance(obj, (np.floating, np.integer)):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    if isinstance(obj, (Headline, Section)):
+        return {"__kind__": type(obj).__name__, **_to_jsonable(obj.__dict__)}
+    return obj
+
+
+def _from_jsonable(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        kind = obj.get("__kind__")
+        body = {k: _from_jsonable(v) for k, v in obj.items() if k != "__kind__"}
+        if kind == "Headline":
+            return Headline(**body)
+        if kind == "Section":
+            return Section(**body)
+        return body
+    if isinstance(obj, list):
+        return [_from_jsonable(v) for v in obj]
+    return obj
+
+
+class Run:
+    """A result folder for one reproduction.
+
+    Parameters
+    ----------
+    out : path
+        The result folder (created). Finished stages found there are reused.
+    config : dict
+        The resolved configuration (written to ``config.json``).
+    name : str
+        The reproduction's name.
+    """
+
+    def __init__(self, out: str | os.PathLike, config: dict, name: str, log: Callable[[str], None] = print):
+        self.out = Path(out)
+        self.out.mkdir(parents=True, exist_ok=True)
+        (self.out / "stages").mkdir(exist_ok=True)
+        (self.out / "figures").mkdir(exist_ok=True)
+        self.config = config
+        self.name = name
+        self.log = log
+        self.records: dict[str, dict] = {}
+        self.timings: dict[str, float] = {}
+        self.flops: dict[str, float] = {}
+        atomic_write_text(self.out / "config.json", json.dumps(_to_jsonable(config), indent=2))
+
+    def path(self, *parts: str) -> Path:
+        p = self.out.joinpath(*parts)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        return p
+
+    def figure_path(self, name: str) -> Path:
+        return self.path("figures", f"{name}.png")
+
+    def stage(self, name: str, fn: Callable[["Run"], dict]) -> dict:
+        """Run stage ``name`` unless a finished record exists; return its record."""
+        rec_path = self.out / "stages" / f"{name}.json"
+        if rec_path.exists():
+            try:
+                record = _from_jsonable(json.loads(rec_path.read_text()))
+                self.log(f"[{self.name}] stage {name}: finished earlier, reusing {rec_path}")
+                self.records[name] = record
+                self.timings[name] = float(record.get("_wall_s", 0.0))
+                self.flops[name] = float(record.get("_flops", 0.0))
+                return record
+            except (json.JSONDecodeError, TypeError) as err:
+                self.log(f"[{self.name}] stage {name}: record unreadable ({err}); recomputing")
+        self.log(f"[{self.name}] stage {name}: running")
+        t0 = time.perf_counter()
+        record = dict(fn(self) or {})
+        wall = time.perf_counter() - t0
+        record["_wall_s"] = wall
+        record.setdefault("_flops", 0.0)
+        atomic_write_text(rec_path, json.dumps(_to_jsonable(record), indent=2))
+        self.records[name] = record
+        self.timings[name] = wall
+        self.flops[name] = float(record["_flops"])
+        self.log(f"[{self.name}] stage {name}: done in {wall:.1f} s")
+        return record
+
+    # ---- collected outputs -------------------------------------------------
+    def headlines(self) -> list[Headline]:
+        return [h for r in self.records.values() for h in r.get("headlines", [])]
+
+    def sections(self) -> list[Section]:
+        return [s for r in self.records.values() for s in r.get("sections", [])]
+
+    def metrics_rows(self) -> list[dict]:
+        return [
+            {"stage": stage, **row}
+            for stage, r in self.records.items()
+            for row in r.get("metrics", [])
+        ]
