@@ -1,2 +1,3 @@
 """Import every architecture module so that their builders register themselves."""
-# Architecture modules are added here as they land (frontends, texture, lcl, baselines).
+from . import baselines, lcl, texture  # noqa: F401
+from .frontends import gabor, steerable  # noqa: F401

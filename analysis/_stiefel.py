@@ -1,0 +1,201 @@
+"""Low-rank common center subspace that minimizes center correlations.
+
+The reference manifold analysis (``mftma``, Stephenson et al. 2019; Cohen et al.
+2020; after Chung, Lee & Sompolinsky 2018) removes from the P manifold centers a
+K-dimensional subspace shared by all of them, chosen to minimize the squared
+correlations of the residual centers,
+
+    f(V) = ½ Σ_{μν} (C_μν − c_μ·c_ν)² / (c0_μ c0_ν),
+    C = X Xᵀ,  c = X V,  c0_μ = C_μμ − ‖c_μ‖²,                              (1)
+
+over V on the Stiefel manifold St(P−1, K) (VᵀV = I_K), where X holds the mean-
+subtracted centers in a (P−1)-dimensional orthonormal basis of their span.
+
+Optimizer (ours, documented): Riemannian conjugate gradient on St(P−1, K) —
+Euclidean gradient by autograd, Riemannian gradient ``g − V sym(Vᵀg)``, QR
+retraction (``qf``, signs fixed so diag(R) > 0), vector transport by tangent
+projection, Polak–Ribière+ β, Armijo backtracking line search; stop when the
+Riemannian gradient norm falls below ``gtol`` (1e-6, as in the reference's
+pymanopt run), the relative decrease of f below ``ftol`` (1e-10), or after
+``max_iter`` iterations (300 per rank by default; the cost is
+flat near its optimum and the selected K is insensitive to further digits). All restarts run in one batch.
+
+Greedy rank schedule (as in the reference): for K = 1, 2, ..., maxK the
+subspace is initialized from the K−1 solution plus one random direction,
+optimized from ``n_restarts`` random initializations, and the restart with the
+largest *stability* (min over centers of residual norm / original norm) is kept;
+the loop stops after three consecutive increases of the residual correlation,
+and the K with the smallest mean off-diagonal |correlation| is returned.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+__all__ = ["center_subspace", "mean_abs_correlation"]
+
+
+def mean_abs_correlation(X: torch.Tensor) -> float:
+    """Mean off-diagonal |cosine| between the rows of ``X`` (P, n): ρ_c."""
+    P = X.shape[0]
+    norm = X.norm(dim=1, keepdim=True)
+    C = (X @ X.T) / (norm @ norm.T)
+    return float(((C.abs().sum() - torch.diagonal(C).abs().sum()) / (P * (P - 1))).item())
+
+
+def _qf(A: torch.Tensor) -> torch.Tensor:
+    """Q factor of a (batched) QR decomposition with diag(R) > 0 (QR retraction)."""
+    Q, R = torch.linalg.qr(A)
+    d = torch.sign(torch.diagonal(R, dim1=-2, dim2=-1))
+    d = torch.where(d == 0, torch.ones_like(d), d)
+    return Q * d[..., None, :]
+
+
+def _cost(V: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
+    """Cost (1) for a batch of V (R, n, K); returns (R,)."""
+    C = X @ X.T
+    c = X @ V  # (R, P, K)
+    c0 = torch.diagonal(C)[None, :] - (c**2).sum(-1)  # (R, P)
+    resid = C[None] - c @ c.transpose(1, 2)
+    return 0.5 * (resid**2 / (c0[:, :, None] * c0[:, None, :])).sum(dim=(1, 2))
+
+
+def _value_and_rgrad(V, X):
+    V = V.detach().requires_grad_(True)
+    f = _cost(V, X)
+    (g,) = torch.autograd.grad(f.sum(), V)
+    V = V.detach()
+    VtG = V.transpose(1, 2) @ g
+    rg = g - V @ (0.5 * (VtG + VtG.transpose(1, 2)))
+    return f.detach(), rg
+
+
+def _proj(V, Z):
+    VtZ = V.transpose(1, 2) @ Z
+    return Z - V @ (0.5 * (VtZ + VtZ.transpose(1, 2)))
+
+
+def _inner(A, B):
+    return (A * B).sum(dim=(1, 2))
+
+
+def stiefel_cg(X, V0, max_iter=1000, gtol=1e-6, ftol=1e-8):
+    """Minimize (1) from a batch of starting points V0 (R, n, K); returns (V, f)."""
+    V = V0.clone()
+    f, rg = _value_and_rgrad(V, X)
+    d = -rg
+    step = torch.ones_like(f)
+    active = torch.ones_like(f, dtype=torch.bool)
+    for _ in range(max_iter):
+        active &= rg.flatten(1).norm(dim=1) > gtol
+        if not bool(active.any()):
+            break
+        slope = _inner(rg, d)
+        bad = slope >= 0  # not a descent direction: restart along −grad
+        d = torch.where(bad[:, None, None], -rg, d)
+        slope = torch.where(bad, -_inner(rg, rg), slope)
+        alpha = step.clone()
+        accepted = ~active
+        Vn, fn = V.clone(), f.clone()
+        for _ls in range(40):
+            trial = _qf(V + alpha[:, None, None] * d)
+            ft = _cost(trial, X).detach()
+            ok = (ft <= f + 1e-4 * alpha * slope) & ~accepted
+            Vn = torch.where(ok[:, None, None], trial, Vn)
+            fn = torch.where(ok, ft, fn)
+            accepted |= ok
+            if bool(accepted.all()):
+                break
+            alpha = torch.where(accepted, alpha, alpha / 2)
+        stalled = ~accepted  # no decrease found: treat as converged
+        small = (f - fn).abs() <= ftol * f.abs().clamp(min=1e-300)
+        fn_, rgn = _value_and_rgrad(Vn, X)
+        d_t = _proj(Vn, d)
+        rg_t = _proj(Vn, rg)
+        beta = (_inner(rgn, rgn - rg_t) / _inner(rg, rg).clamp(min=1e-300)).clamp(min=0)
+        upd = active & accepted
+        V = torch.where(upd[:, None, None], Vn, V)
+        f = torch.where(upd, fn_, f)
+        d = torch.where(upd[:, None, None], -rgn + beta[:, None, None] * d_t, d)
+        rg = torch.where(upd[:, None, None], rgn, rg)
+        step = torch.where(upd, (2 * alpha).clamp(max=1e3), step)
+        active &= ~stalled & ~small
+    return V, f
+
+
+def _residual_correlation(X, V):
+    X0 = X - (X @ V) @ V.T
+    return mean_abs_correlation(X0), X0
+
+
+def center_subspace(
+    centers: torch.Tensor,
+    n_restarts: int = 10,
+    seed: int = 0,
+    max_iter: int = 300,
+    max_k_offset: int = 11,
+) -> tuple[torch.Tensor, int, float, float]:
+    """Common center subspace of the reference pipeline.
+
+    Parameters
+    ----------
+    centers : torch.Tensor, shape (P, N)
+        Manifold centers (any offset; their mean is removed here).
+    n_restarts : int
+        Random initializations per rank K (the reference uses 10).
+    seed : int
+        Seed of the initializations.
+    max_k_offset : int
+        maxK = (last index where the cumulative center variance is below 95 %) +
+        ``max_k_offset`` (11 in the reference), capped at P − 2 so that at least a
+        two-dimensional residual remains (the reference fails for small P; this cap
+        is the small-P workaround). For P < 4 no subspace is removed.
+
+    Returns
+    -------
+    V : torch.Tensor, shape (N, K)
+        Orthonormal basis of the removed subspace (K = 0 gives shape (N, 0)).
+    K : int
+    rho_before, rho_after : float
+        Mean off-diagonal |correlation| of the mean-subtracted centers before and
+        after removal.
+    """
+    P, N = centers.shape
+    Xb = centers - centers.mean(dim=0, keepdim=True)
+    rho0 = mean_abs_correlation(Xb)
+    if P < 4:
+        return centers.new_zeros((N, 0)), 0, rho0, rho0
+    # permutation- and rotation-invariant coordinates of the (P−1)-dim center span
+    U, s, Wt = torch.linalg.svd(Xb, full_matrices=False)
+    W = Wt[: P - 1].T  # (N, P−1)
+    X = Xb @ W
+    sign = torch.sign(X.gather(0, X.abs().argmax(dim=0, keepdim=True)))[0]
+    sign = torch.where(sign == 0, torch.ones_like(sign), sign)
+    X, W = X * sign, W * sign
+    var = (s**2 / (s**2).sum()).cumsum(0).cpu().numpy()
+    below = np.where(var < 0.95, var, 0.0)
+    max_k = int(np.argmax(below)) + max_k_offset
+    max_k = max(1, min(max_k, P - 2))
+    gen = torch.Generator(device="cpu").manual_seed(int(seed))
+    n = P - 1
+    V1 = None
+    sols, res = [], []
+    for k in range(1, max_k + 1):
+        g = torch.randn(n_restarts, n, 1, generator=gen, dtype=torch.float64).to(X)
+        if V1 is None:
+            V0 = g
+        else:
+            V0 = torch.cat([g, V1[None].expand(n_restarts, n, k - 1)], dim=2)
+        V0 = _qf(V0)
+        Vk, _ = stiefel_cg(X, V0, max_iter=max_iter)
+        X0 = X[None] - (X[None] @ Vk) @ Vk.transpose(1, 2)
+        stability = (X0.norm(dim=2) / X.norm(dim=1)[None]).amin(dim=1)
+        V1 = Vk[int(torch.argmax(stability))]
+        rho, _ = _residual_correlation(X, V1)
+        sols.append(V1)
+        res.append(rho)
+        if k > 4 and res[-1] > res[-2] > res[-3] > res[-4]:
+            break
+    best = int(np.argmin(res))
+    V = W @ sols[best]
+    return V, best + 1, rho0, res[best]

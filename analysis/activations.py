@@ -1,0 +1,336 @@
+"""Model activations on a stimulus set, as assemblies of the shared data model.
+
+Any ``torch.nn.Module`` works: layers are hooked by their dotted module names (as
+listed by ``model.named_modules()``); each hooked output ``(B, C, H, W)`` (or
+``(B, D)``) becomes one assembly with neuroid coords ``layer``, ``channel``,
+``channel_x``, ``channel_y``.
+
+Stimuli are shown the way Brain-Score shows them (``place_on_screen``,
+``brainscore_vision.benchmark_helpers.screen``): a stimulus of ``v`` degrees
+presented to a model whose input spans ``V`` degrees covers a fraction ``v / V`` of
+the canvas. For ``v < V`` the image is pasted at the centre of a uniform gray
+canvas of ``round(W · V / v)`` pixels; for ``v > V`` its central
+``round(W · V / v)`` pixels are cropped. The canvas is then resized (bilinear,
+antialiased) to the model's input size.
+
+Examples
+--------
+>>> import numpy as np, torch
+>>> from analysis.stimuli import StimulusSet
+>>> from analysis.activations import extract
+>>> net = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3), torch.nn.ReLU())
+>>> stim = StimulusSet.from_images(np.random.default_rng(0).random((3, 16, 16)))
+>>> acts = extract(net, stim, ["1"], progress=False)
+>>> acts["1"].sizes["neuroid"]  # 2 channels x 14 x 14 positions
+392
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from analysis.assemblies import make_assembly
+from analysis.stimuli import StimulusSet
+
+__all__ = ["extract", "place_on_screen", "layer_names"]
+
+
+def layer_names(model: torch.nn.Module) -> list[str]:
+    """Dotted names of every submodule that can be hooked (``model.named_modules()``)."""
+    return [name for name, _ in model.named_modules() if name]
+
+
+def place_on_screen(
+    images: torch.Tensor,
+    stimulus_degrees: float,
+    model_degrees: float,
+    image_size: int | None = None,
+    background: float = 0.5,
+) -> torch.Tensor:
+    """Show ``images`` of ``stimulus_degrees`` to a model spanning ``model_degrees``.
+
+    Parameters
+    ----------
+    images : tensor (B, C, H, W), values in [0, 1]
+    stimulus_degrees : float
+        Width of each image in degrees of visual angle.
+    model_degrees : float
+        Width of the model's input field in degrees of visual angle.
+    image_size : int, optional
+        Side of the model's input in pixels (default: the stimulus' own width).
+    background : float
+        Gray level of the screen (0.5 = mean gray; Brain-Score's PIL ``'gray'``
+        is 128/255).
+
+    Returns
+    -------
+    tensor (B, C, image_size, image_size)
+        The stimulus occupies the central ``stimulus_degrees / model_degrees``
+        of the width (capped at the whole canvas), as Brain-Score's
+        ``ImageConverter.apply_ratio`` places it.
+    """
+    if not (stimulus_degrees > 0 and model_degrees > 0):
+        raise ValueError(
+            f"visual degrees must be positive; got stimulus {stimulus_degrees}, model {model_degrees}"
+        )
+    b, c, h, w = images.shape
+    ratio = model_degrees / stimulus_degrees
+    out = images
+    if not np.isclose(ratio, 1.0):
+        th, tw = int(round(ratio * h)), int(round(ratio * w))
+        if th < 1 or tw < 1:
+            raise ValueError(
+                f"a {stimulus_degrees} deg stimulus of {w} px shown to a {model_degrees} deg model "
+                f"leaves less than one pixel; use larger images"
+            )
+        if ratio > 1:  # enlarge the canvas: paste on gray
+            canvas = torch.full((b, c, th, tw), float(background), dtype=images.dtype, device=images.device)
+            top, left = int(round((th - h) / 2)), int(round((tw - w) / 2))
+            canvas[:, :, top : top + h, left : left + w] = images
+            out = canvas
+        else:  # the model sees only the central part
+            top, left = int(round((h - th) / 2)), int(round((w - tw) / 2))
+            out = images[:, :, top : top + th, left : left + tw]
+    size = w if image_size is None else int(image_size)
+    if out.shape[-2:] != (size, size):
+        out = F.interpolate(out, size=(size, size), mode="bilinear", align_corners=False,
+                            antialias=True)
+    return out
+
+
+def _first_tensor(output, name: str) -> torch.Tensor:
+    if isinstance(output, torch.Tensor):
+        return output
+    if isinstance(output, (tuple, list)) and output and isinstance(output[0], torch.Tensor):
+        return output[0]
+    raise TypeError(
+        f"layer {name!r} returned {type(output).__name__}; extract needs a tensor output "
+        f"(or a tuple whose first element is one). Hook a submodule that returns a tensor."
+    )
+
+
+def _pool_shape(c: int, h: int, w: int, budget: int) -> tuple[int, int]:
+    """Largest spatial grid (h', w') with c·h'·w' <= budget, keeping the aspect ratio."""
+    scale = np.sqrt(budget / (c * h * w))
+    return max(1, min(h, int(np.floor(h * scale)))), max(1, min(w, int(np.floor(w * scale))))
+
+
+def extract(
+    model: torch.nn.Module,
+    stimulus_set: StimulusSet,
+    layers: Sequence[str] | str,
+    batch_size: int = 32,
+    device=None,
+    max_features: int | None = None,
+    *,
+    reduction: str = "random",
+    seed: int = 0,
+    model_degrees: float | None = None,
+    image_size: int | None = None,
+    background: float = 0.5,
+    progress: bool = True,
+) -> dict:
+    """Activations of ``layers`` of ``model`` on every stimulus of ``stimulus_set``.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Any module taking ``(B, C, H, W)`` images; kept on its device, run in eval
+        mode under ``torch.no_grad()`` (its training flag is restored afterwards).
+    stimulus_set : StimulusSet
+        Grayscale images in [0, 1] with ``visual_degrees``. Gray images are
+        repeated to 3 channels when ``model.in_channels == 3``.
+    layers : str or sequence of str
+        Dotted module names (see :func:`layer_names`).
+    batch_size : int
+    device : torch device, optional
+        Where to run; default: the device of the model's first parameter or buffer
+        (CPU for a parameter-free model). The model is not moved.
+    max_features : int, optional
+        Feature budget per layer. Larger layers are reduced by ``reduction``.
+    reduction : {'random', 'pool'}
+        ``'random'``: keep ``max_features`` units drawn without replacement with
+        ``seed`` (the same units for every stimulus); ``'pool'``: adaptive average
+        pooling over space to the largest grid with ``C·h·w <= max_features``
+        (then random channels if ``C`` alone exceeds the budget).
+    seed : int
+        Seed of the random unit subset.
+    model_degrees : float, optional
+        Field of view of the model's input (default ``model.visual_degrees``, else
+        the stimuli's own size, i.e. no placement).
+    image_size : int, optional
+        Model input side in pixels (default ``model.image_size`` if present, else
+        the stimuli's width).
+    background : float
+        Gray level of the screen around small stimuli.
+    progress : bool
+        Progress bar over batches.
+
+    Returns
+    -------
+    dict of str to xarray.DataArray
+        One assembly per layer (presentation × neuroid), presentation coords
+        ``stimulus_id`` and the stimulus table's metadata, neuroid coords ``layer``,
+        ``channel``, ``channel_x``, ``channel_y`` (position on the layer's grid,
+        pooled grid for ``'pool'``; 0 for flat outputs), attrs ``source``,
+        ``layer``, ``visual_degrees``, ``model_degrees``, ``simulated=0``.
+
+    Raises
+    ------
+    ValueError
+        Unknown layer names (the valid ones are listed), images of the wrong shape,
+        an unknown reduction.
+    """
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module; got {type(model).__name__}")
+    if not isinstance(stimulus_set, StimulusSet):
+        raise TypeError(f"stimulus_set must be an analysis.stimuli.StimulusSet; got {type(stimulus_set).__name__}")
+    layers = [layers] if isinstance(layers, str) else list(layers)
+    if not layers:
+        raise ValueError("give at least one layer name")
+    modules = dict(model.named_modules())
+    unknown = [name for name in layers if name not in modules or not name]
+    if unknown:
+        valid = layer_names(model)
+        shown = valid if len(valid) <= 40 else valid[:40] + [f"... ({len(valid) - 40} more)"]
+        raise ValueError(f"unknown layer name(s) {unknown}; valid layer names: {shown}")
+    if len(set(layers)) != len(layers):
+        raise ValueError(f"layer names repeat: {layers}")
+    if reduction not in ("random", "pool"):
+        raise ValueError(f"reduction must be 'random' or 'pool'; got {reduction!r}")
+    if max_features is not None and (int(max_features) < 1):
+        raise ValueError(f"max_features must be a positive integer; got {max_features}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1; got {batch_size}")
+
+    images = np.asarray(stimulus_set.load_images())
+    if images.ndim != 4 or images.shape[1] not in (1, 3):
+        raise ValueError(
+            f"stimuli must be images of shape (n, 1, H, W) (or RGB (n, 3, H, W)); got {images.shape}"
+        )
+    in_channels = getattr(model, "in_channels", None)
+    if isinstance(in_channels, int) and in_channels not in (images.shape[1], 3):
+        raise ValueError(
+            f"the model takes {in_channels}-channel input but the stimuli have {images.shape[1]} "
+            f"channel(s) (shape {images.shape})"
+        )
+    if images.shape[-1] < 2 or images.shape[-2] < 2:
+        raise ValueError(f"stimuli must be at least 2x2 pixels; got {images.shape}")
+    model_degrees = model_degrees if model_degrees is not None else getattr(model, "visual_degrees", None)
+    model_degrees = float(model_degrees) if model_degrees is not None else float(stimulus_set.visual_degrees)
+    image_size = image_size if image_size is not None else getattr(model, "image_size", None)
+
+    ref = next(iter(model.parameters()), None)
+    if ref is None:
+        ref = next(iter(model.buffers()), None)
+    if device is None:
+        device = ref.device if ref is not None else torch.device("cpu")
+    device = torch.device(device)
+    dtype = ref.dtype if ref is not None and ref.dtype.is_floating_point else torch.float32
+
+    captured: dict[str, torch.Tensor] = {}
+
+    def make_hook(name):
+        def hook(_module, _inputs, output):
+            captured[name] = _first_tensor(output, name)
+        return hook
+
+    handles = [modules[name].register_forward_hook(make_hook(name)) for name in layers]
+    chunks: dict[str, list[np.ndarray]] = {name: [] for name in layers}
+    plan: dict[str, dict] = {}
+    rng = np.random.default_rng(seed)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            for start in tqdm(range(0, len(images), batch_size), desc="activations",
+                              disable=not progress):
+                x = torch.as_tensor(images[start : start + batch_size], device=device, dtype=dtype)
+                x = place_on_screen(x, float(stimulus_set.visual_degrees), model_degrees,
+                                    image_size, background)
+                if in_channels == 3 and x.shape[1] == 1:
+                    x = x.expand(-1, 3, -1, -1)
+                captured.clear()
+                try:
+                    model(x)
+                except RuntimeError as err:
+                    raise ValueError(
+                        f"the model failed on input of shape {tuple(x.shape)} (stimuli "
+                        f"{tuple(images.shape[1:])} placed on a {model_degrees} deg screen of "
+                        f"{x.shape[-1]} px); check image_size / in_channels. Model error: {err}"
+                    ) from err
+                for name in layers:
+                    if name not in captured:
+                        raise RuntimeError(
+                            f"layer {name!r} was not called during the forward pass; it cannot be hooked"
+                        )
+                    out = captured[name].detach()
+                    if name not in plan:
+                        plan[name] = _plan(out.shape[1:], max_features, reduction, rng, name)
+                    chunks[name].append(_reduce(out, plan[name]))
+    finally:
+        for h in handles:
+            h.remove()
+        model.train(was_training)
+
+    table = stimulus_set.table
+    meta = {c: table[c].to_numpy() for c in table.columns if c not in ("stimulus_id", "path")}
+    source = getattr(model, "name", None) or type(model).__name__
+    result = {}
+    for name in layers:
+        values = np.concatenate(chunks[name], axis=0)
+        p = plan[name]
+        result[name] = make_assembly(
+            values,
+            stimulus_id=stimulus_set.stimulus_ids,
+            neuroid_id=[f"{name}.{c}.{y}.{x}" for c, y, x in zip(p["channel"], p["y"], p["x"])],
+            presentation_coords=meta,
+            neuroid_coords={"layer": np.full(len(p["channel"]), name), "channel": p["channel"],
+                            "channel_x": p["x"], "channel_y": p["y"]},
+            attrs={"source": str(source), "layer": name, "stimulus_set": stimulus_set.name,
+                   "visual_degrees": float(stimulus_set.visual_degrees),
+                   "model_degrees": model_degrees, "reduction": reduction if p["reduced"] else "none",
+                   "simulated": 0},
+        )
+    return result
+
+
+def _plan(shape, max_features, reduction, rng, name) -> dict:
+    """Which units (and which pooling) a layer keeps; decided on the first batch."""
+    if len(shape) == 1:
+        c, h, w = shape[0], 1, 1
+    elif len(shape) == 3:
+        c, h, w = shape
+    elif len(shape) == 2:  # (tokens, dim) e.g. transformers: tokens as positions
+        h, c, w = shape[0], shape[1], 1
+    else:
+        raise ValueError(
+            f"layer {name!r} outputs per-image shape {tuple(shape)}; expected (C,), (C, H, W) or (T, D)"
+        )
+    pooled = None
+    if max_features is not None and c * h * w > max_features and reduction == "pool" and len(shape) == 3:
+        pooled = _pool_shape(c, h, w, max_features)
+        h, w = pooled
+    grid_c, grid_y, grid_x = np.meshgrid(np.arange(c), np.arange(h), np.arange(w), indexing="ij")
+    channel, y, x = grid_c.ravel(), grid_y.ravel(), grid_x.ravel()
+    keep = None
+    if max_features is not None and len(channel) > max_features:
+        keep = np.sort(rng.choice(len(channel), size=int(max_features), replace=False))
+        channel, y, x = channel[keep], y[keep], x[keep]
+    return {"rank": len(shape), "pooled": pooled, "keep": keep, "channel": channel, "y": y, "x": x,
+            "reduced": pooled is not None or keep is not None}
+
+
+def _reduce(out: torch.Tensor, plan: dict) -> np.ndarray:
+    if plan["rank"] == 2:  # (B, T, D) -> channel-major (B, D, T)
+        out = out.transpose(1, 2)
+    if plan["pooled"] is not None:
+        out = F.adaptive_avg_pool2d(out, plan["pooled"])
+    flat = out.reshape(out.shape[0], -1)
+    if plan["keep"] is not None:
+        flat = flat[:, torch.as_tensor(plan["keep"], device=flat.device)]
+    return flat.float().cpu().numpy()

@@ -1,0 +1,513 @@
+"""Simulated V1/V2 recordings with a known ground truth.
+
+A :class:`SimulatedPopulation` is an image-computable model of a recorded
+population, built so that analyses can be checked against what was planted:
+
+* **V1-like units** — one oriented linear filter each (a Gabor with random
+  orientation, spatial frequency, receptive-field position, phase and envelope),
+  followed by *half-squaring* (simple cells, ``relu(L)²``) or *energy* (complex
+  cells, ``L₀² + L₁²`` of a quadrature pair). The mean of either nonlinearity over
+  images depends only on the image's power spectrum (for simple cells, on
+  symmetric response distributions), so V1-like units respond about equally to a
+  naturalistic texture and to its spectrally matched noise: modulation index ≈ 0,
+  as Freeman et al. (2013) found for V1.
+* **V2-like units** — a second linear–nonlinear stage over V1-like energy maps
+  (4 orientations × 3 octave-spaced scales, divided by the image's mean energy:
+  gain control). Each unit pools the energy maps over a larger receptive field
+  with (i) a *first-order* term, a positive weighted sum of pooled energy, and
+  (ii) a *second-order* term, the energy of a band-pass (quadrature Gabor) filter
+  applied to a mixed-sign combination of the energy maps across orientation and
+  scale (a filter–rectify–filter stage: it measures spatial variation and
+  co-variation of local energy, i.e. correlations beyond the power spectrum).
+  Naturalistic textures have sparse, co-localised energy across scales and
+  orientations that phase-randomised noise lacks, so the second-order term — and
+  the V2-like units — respond more to textures than to matched noise (positive
+  modulation index, Freeman et al. 2013).
+
+Rates are in spikes/s: each unit's noise-free rate is ``baseline + gain · drive``
+with the gain set on a fixed calibration set of 1/f (pink) noise images so that
+the mean evoked rate equals a log-normally drawn target (median 20 spikes/s).
+Trial responses are spike counts in a counting window (default 0.15 s, the
+50–200 ms window of FreemanZiemba2013) with Poisson-like variability:
+``count = F · Poisson(rate · T / F)`` has mean ``rate · T`` and variance
+``F · rate · T`` (Fano factor ``F = noise``), reported as ``count / T``.
+
+Only numpy and scipy are needed (importable in the Brain-Score environment).
+
+Examples
+--------
+>>> from analysis.stimuli import texture_stimulus_set
+>>> from analysis.simulate import simulate_recordings
+>>> stimuli = texture_stimulus_set(samples_per_family=2, size=32)
+>>> rec = simulate_recordings(stimuli, n_units={"V1": 4, "V2": 4}, n_repetitions=3,
+...                           image_size=32)
+>>> rec.sizes["presentation"], rec.sizes["neuroid"], rec.attrs["simulated"]
+(48, 8, 1)
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from analysis.assemblies import make_assembly
+from analysis.stimuli import StimulusSet, resize_square
+
+__all__ = ["SimulatedPopulation", "simulate_recordings", "REGIONS"]
+
+#: Regions a population can hold.
+REGIONS = ("V1", "V2")
+
+_BANK_ORIENTATIONS = 4
+_BANK_SCALES = 3
+_N_CALIBRATION = 24
+
+
+def _wrap(d, period):
+    """Signed distance on a circle of circumference ``period`` (periodic image plane)."""
+    return (d + period / 2) % period - period / 2
+
+
+def _gabor(xx, yy, x0, y0, theta, freq, sigma, aspect, phase, period):
+    """Gabor on a periodic grid in degrees: carrier cos(2π f u + φ) under a Gaussian
+    envelope with σ across and ``aspect``·σ along the bars. Zero-mean, unit L2 norm."""
+    dx, dy = _wrap(xx - x0, period), _wrap(yy - y0, period)
+    u = dx * np.cos(theta) + dy * np.sin(theta)
+    v = -dx * np.sin(theta) + dy * np.cos(theta)
+    env = np.exp(-0.5 * (u**2 / sigma**2 + v**2 / (aspect * sigma) ** 2))
+    g = env * np.cos(2 * np.pi * freq * u + phase)
+    g = g - env * (g.sum() / env.sum())  # remove the DC response under the envelope
+    return g / np.linalg.norm(g)
+
+
+def _pink_noise(rng, n: int, size: int, contrast: float = 0.2) -> np.ndarray:
+    """1/f-amplitude (pink) noise images, mean 0.5 and RMS ``contrast`` (clipped to [0, 1])."""
+    f = np.hypot(*np.meshgrid(np.fft.fftfreq(size), np.fft.fftfreq(size), indexing="ij"))
+    f[0, 0] = np.inf
+    spec = np.fft.fft2(rng.standard_normal((n, size, size))) / (f * size)
+    img = np.fft.ifft2(spec).real
+    img = (img - img.mean(axis=(1, 2), keepdims=True)) / img.std(axis=(1, 2), keepdims=True)
+    return np.clip(0.5 + contrast * img, 0, 1)
+
+
+class SimulatedPopulation:
+    """A simulated V1/V2 population: image-computable ground-truth rates plus trial noise.
+
+    Parameters
+    ----------
+    n_units : mapping {"V1": int, "V2": int}
+        Number of units per region (either may be 0 or absent).
+    image_size : int
+        Images are centre-cropped and resampled to ``image_size`` × ``image_size``
+        pixels before filtering.
+    visual_degrees : float
+        Field of view of the population's input (degrees of visual angle); the
+        image plane spans ``[-visual_degrees/2, visual_degrees/2]``.
+    seed : int
+        Seeds every unit parameter (the same seed gives the same population).
+    complex_fraction : float
+        Fraction of V1-like units that are complex (energy) rather than simple.
+    v1_sf_range : (float, float)
+        Range of V1 preferred spatial frequencies (cycles/degree; log-uniform;
+        De Valois et al. 1982: 0.5–8 c/deg). The upper end is capped at a quarter of
+        the sampling rate.
+    median_rate : float
+        Median over units of the mean evoked rate on the calibration set (spikes/s).
+    baseline_rate : float
+        Median spontaneous rate (spikes/s); each unit draws its own, log-normally.
+    counting_window : float
+        Counting window T in seconds (FreemanZiemba2013: 50–200 ms → 0.15 s).
+
+    Attributes
+    ----------
+    units : pandas.DataFrame
+        One row per unit: ``neuroid_id``, ``region``, ``unit_type``
+        (simple/complex/v2), ``orientation`` (deg), ``sf`` (c/deg), ``rf_x``, ``rf_y``,
+        ``rf_sigma`` (deg), ``second_order_weight`` (V2), ``baseline`` and ``gain``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> pop = SimulatedPopulation({"V1": 3, "V2": 2}, image_size=32, seed=0)
+    >>> pop.rates(np.full((5, 1, 32, 32), 0.5)).shape
+    (5, 5)
+    """
+
+    def __init__(
+        self,
+        n_units: Mapping[str, int] | None = None,
+        image_size: int = 64,
+        visual_degrees: float = 4.0,
+        seed: int = 0,
+        complex_fraction: float = 0.5,
+        v1_sf_range: tuple[float, float] = (1.0, 4.0),
+        median_rate: float = 20.0,
+        baseline_rate: float = 3.0,
+        counting_window: float = 0.15,
+    ) -> None:
+        import pandas as pd
+
+        n_units = {"V1": 40, "V2": 40} if n_units is None else dict(n_units)
+        unknown = set(n_units) - set(REGIONS)
+        if unknown:
+            raise ValueError(f"n_units keys must be among {REGIONS}; got {sorted(unknown)}")
+        for region, n in n_units.items():
+            if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+                raise ValueError(f"n_units[{region!r}] must be a non-negative integer; got {n!r}")
+        if sum(n_units.values()) == 0:
+            raise ValueError(f"the population needs at least one unit; got n_units={n_units}")
+        if isinstance(image_size, bool) or not isinstance(image_size, (int, np.integer)) \
+                or image_size < 16:
+            raise ValueError(f"image_size must be an integer >= 16 pixels; got {image_size!r}")
+        for name, value in (("visual_degrees", visual_degrees), ("median_rate", median_rate),
+                            ("counting_window", counting_window)):
+            if not (np.isfinite(value) and value > 0):
+                raise ValueError(f"{name} must be a positive number; got {value!r}")
+        if not 0 <= complex_fraction <= 1:
+            raise ValueError(f"complex_fraction must lie in [0, 1]; got {complex_fraction}")
+        if not (baseline_rate >= 0):
+            raise ValueError(f"baseline_rate must be >= 0 spikes/s; got {baseline_rate}")
+        lo, hi = map(float, v1_sf_range)
+        if not 0 < lo <= hi:
+            raise ValueError(f"v1_sf_range must be (low, high) c/deg with 0 < low <= high; got {v1_sf_range}")
+
+        self.n_units = {r: int(n_units.get(r, 0)) for r in REGIONS}
+        self.image_size = int(image_size)
+        self.visual_degrees = float(visual_degrees)
+        self.seed = int(seed)
+        self.complex_fraction = float(complex_fraction)
+        self.median_rate = float(median_rate)
+        self.baseline_rate = float(baseline_rate)
+        self.counting_window = float(counting_window)
+        px_per_deg = self.image_size / self.visual_degrees
+        self._sf_cap = px_per_deg / 4  # a quarter of the sampling rate (4 px per cycle)
+        self.v1_sf_range = (min(lo, self._sf_cap), min(hi, self._sf_cap))
+
+        rng = np.random.default_rng(self.seed)
+        n = self.image_size
+        half = self.visual_degrees / 2
+        coords = (np.arange(n) + 0.5) / px_per_deg - half
+        self._xx, self._yy = np.meshgrid(coords, coords, indexing="xy")
+        rows: list[dict] = []
+        self._v1 = self._build_v1(rng, rows)
+        self._bank = self._build_bank()
+        self._v2 = self._build_v2(rng, rows)
+        self.units = pd.DataFrame(rows)
+        self._calibrate(rng)
+
+    # ---------------------------------------------------------------- construction
+    def _rf_center(self, rng) -> tuple[float, float]:
+        # uniform over the (periodic) image plane: averaged over units, responses
+        # sample every position alike, so no position is favoured by the stimuli
+        half = self.visual_degrees / 2
+        return float(rng.uniform(-half, half)), float(rng.uniform(-half, half))
+
+    def _build_v1(self, rng, rows) -> dict:
+        n = self.n_units["V1"]
+        filters = np.zeros((n, 2, self.image_size, self.image_size))
+        is_complex = np.zeros(n, dtype=bool)
+        lo, hi = self.v1_sf_range
+        for i in range(n):
+            theta = rng.uniform(0, np.pi)
+            freq = float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
+            sigma = rng.uniform(0.3, 0.6) / freq  # envelope in cycles (Ringach 2002: nx ~ 0.2-0.6)
+            aspect = rng.uniform(1.0, 2.0)
+            phase = rng.uniform(0, 2 * np.pi)
+            x0, y0 = self._rf_center(rng)
+            is_complex[i] = rng.random() < self.complex_fraction
+            for q in range(2):
+                filters[i, q] = _gabor(self._xx, self._yy, x0, y0, theta, freq, sigma, aspect,
+                                       phase + q * np.pi / 2, self.visual_degrees)
+            rows.append({
+                "neuroid_id": f"V1_{i:03d}", "region": "V1",
+                "unit_type": "complex" if is_complex[i] else "simple",
+                "orientation": float(np.degrees(theta)), "sf": freq,
+                "rf_x": x0, "rf_y": y0, "rf_sigma": float(sigma), "second_order_weight": 0.0,
+            })
+        return {"filters": filters.reshape(n, 2, -1), "complex": is_complex}
+
+    def _build_bank(self) -> dict:
+        """Fourier-domain quadrature filters of the V1 energy bank (log-Gabor-like)."""
+        n = self.image_size
+        px_per_deg = n / self.visual_degrees
+        fy, fx = np.meshgrid(np.fft.fftfreq(n) * px_per_deg, np.fft.fftfreq(n) * px_per_deg,
+                             indexing="ij")
+        radius = np.hypot(fx, fy)
+        angle = np.arctan2(fy, fx)
+        top = min(4.0, self._sf_cap)
+        freqs = top / 2.0 ** np.arange(_BANK_SCALES)
+        thetas = np.arange(_BANK_ORIENTATIONS) * np.pi / _BANK_ORIENTATIONS
+        bank = []
+        with np.errstate(divide="ignore"):
+            log_r = np.log(radius)
+        for f in freqs:
+            radial = np.exp(-((log_r - np.log(f)) ** 2) / (2 * np.log(2) ** 2 / 2))  # ~1 octave
+            radial[0, 0] = 0.0
+            for t in thetas:
+                d = np.angle(np.exp(1j * (angle - t)))  # one-sided: analytic (quadrature) filter
+                angular = np.cos(np.clip(d, -np.pi / 2, np.pi / 2)) ** 2 * (np.abs(d) < np.pi / 2)
+                bank.append(radial * angular)
+        return {"filters": np.stack(bank), "freqs": freqs, "thetas": thetas}
+
+    def _energy_maps(self, images: np.ndarray) -> np.ndarray:
+        """(n, K, H, W) V1-like energy maps |analytic filter output|², divided by the
+        image's mean energy over maps and positions (gain control)."""
+        spec = np.fft.fft2(images)
+        out = np.fft.ifft2(spec[:, None] * self._bank["filters"][None])
+        energy = np.abs(out) ** 2
+        norm = energy.mean(axis=(1, 2, 3), keepdims=True)
+        return energy / (norm + 1e-12)
+
+    def _build_v2(self, rng, rows) -> dict:
+        n = self.n_units["V2"]
+        n_ori, n_sc = _BANK_ORIENTATIONS, _BANK_SCALES
+        k = n_ori * n_sc
+        ori = np.arange(k) % n_ori
+        scale = np.arange(k) // n_ori
+        pool = np.zeros((n, self.image_size * self.image_size))
+        w1 = np.zeros((n, k))
+        w2 = np.zeros((n, k, k))
+        beta = np.zeros(n)
+        for i in range(n):
+            x0, y0 = self._rf_center(rng)
+            sigma = rng.uniform(0.5, 0.8) * self.visual_degrees / 4  # V2 RFs ~2x V1's
+            dx = _wrap(self._xx - x0, self.visual_degrees)
+            dy = _wrap(self._yy - y0, self.visual_degrees)
+            env = np.exp(-0.5 * (dx**2 + dy**2) / sigma**2)
+            pool[i] = (env / env.sum()).ravel()
+            pref_o = int(rng.integers(n_ori))
+            pref_s = int(rng.integers(n_sc))
+            # first order: mixed-sign weights over pooled energy, positive on the preferred
+            # orientation, negative (suppressive) on the orthogonal one
+            d_ori = np.minimum(np.abs(ori - pref_o), n_ori - np.abs(ori - pref_o))
+            w1[i] = np.where(d_ori == 0, 1.0, np.where(d_ori == n_ori // 2, -0.5, 0.2))
+            w1[i] *= np.exp(-0.5 * (scale - pref_s) ** 2) * rng.uniform(0.5, 1.5, k)
+            # second order: products of energies across scale (same orientation) and across
+            # neighbouring orientations (same scale) around the preference, plus small
+            # mixed-sign weights on every other pair
+            near = (d_ori <= 1) & (np.abs(scale - pref_s) <= 1)
+            structured = (near[:, None] & near[None, :]) & ~np.eye(k, dtype=bool)
+            w = np.where(structured, 1.0, 0.0) + 0.15 * rng.standard_normal((k, k))
+            w = np.triu(w, 1)
+            w2[i] = (w + w.T) / 2
+            beta[i] = rng.uniform(0.5, 1.0)
+            rows.append({
+                "neuroid_id": f"V2_{i:03d}", "region": "V2", "unit_type": "v2",
+                "orientation": float(np.degrees(self._bank["thetas"][pref_o])),
+                "sf": float(self._bank["freqs"][pref_s]), "rf_x": x0, "rf_y": y0,
+                "rf_sigma": float(sigma), "second_order_weight": float(beta[i]),
+            })
+        return {"pool": pool, "w1": w1, "w2": w2, "beta": beta}
+
+    def _calibrate(self, rng) -> None:
+        """Set baselines and gains from the drives to a fixed set of pink-noise images."""
+        calib = _pink_noise(rng, _N_CALIBRATION, self.image_size)
+        d = self._drives(calib)
+        self._norms = np.maximum(d.mean(axis=0), 1e-12)
+        n = d.shape[1]
+        target = self.median_rate * np.exp(0.5 * rng.standard_normal(n))
+        self._gain = target  # mean evoked rate on the calibration set = target
+        self._baseline = self.baseline_rate * np.exp(0.5 * rng.standard_normal(n))
+        self.units["baseline"] = self._baseline
+        self.units["gain"] = self._gain
+
+    # ---------------------------------------------------------------- responses
+    def _drives(self, images: np.ndarray, batch_size: int = 64) -> np.ndarray:
+        """Uncalibrated drives (n_images, n_units, 2) for images (n, H, W).
+
+        Column 0 is the first-order drive (V1: half-squared or energy response; V2:
+        pooled energy), column 1 the second-order drive (V2 only; equal to column 0
+        for V1 units).
+        """
+        out = []
+        for start in range(0, len(images), batch_size):
+            x = images[start : start + batch_size]
+            x = x - x.mean(axis=(1, 2), keepdims=True)  # contrast image: responses ignore mean luminance
+            flat = x.reshape(len(x), -1)
+            parts = []
+            if self.n_units["V1"]:
+                f = self._v1["filters"]
+                lin = (flat @ f.reshape(-1, f.shape[-1]).T).reshape(len(x), f.shape[0], 2)
+                simple = np.maximum(lin[..., 0], 0) ** 2
+                energy = (lin**2).sum(-1)
+                v1 = np.where(self._v1["complex"][None], energy, simple)
+                parts.append(np.stack([v1, v1], axis=-1))
+            if self.n_units["V2"]:
+                v2 = self._v2
+                emaps = self._energy_maps(x).reshape(len(x), -1, flat.shape[1])  # (n, K, P)
+                pooled = emaps @ v2["pool"].T  # (n, K, U): RF-pooled energy
+                first = np.maximum(np.einsum("nku,uk->nu", pooled, v2["w1"]), 0)
+                # RF-weighted second moments of the energy maps, (n, U, K, K)
+                moments = np.stack([(emaps * g) @ emaps.transpose(0, 2, 1) for g in v2["pool"]], 1)
+                # co-activation relative to what the pooled energies alone predict: for
+                # independent channels the ratio is 1, whatever the contrast
+                expected = np.einsum("nau,nbu,uab->nu", pooled, pooled, np.abs(v2["w2"]))
+                second = np.maximum(np.einsum("nuab,uab->nu", moments, v2["w2"]), 0) / (
+                    expected + 1e-12)
+                parts.append(np.stack([first, second], axis=-1))
+            out.append(np.concatenate(parts, axis=1))
+        return np.concatenate(out, axis=0)
+
+    def _prepare(self, images, visual_degrees: float | None) -> np.ndarray:
+        if isinstance(images, StimulusSet):
+            visual_degrees = images.visual_degrees if visual_degrees is None else visual_degrees
+            images = images.load_images()
+        if type(images).__module__.startswith("torch"):
+            images = images.detach().cpu().numpy()
+        arr = np.asarray(images, dtype=np.float64)
+        if arr.ndim == 4:
+            if arr.shape[1] != 1:
+                raise ValueError(f"images must be grayscale (n, 1, H, W); got shape {arr.shape}")
+            arr = arr[:, 0]
+        if arr.ndim != 3:
+            raise ValueError(f"images must have shape (n, 1, H, W) or (n, H, W); got {arr.shape}")
+        if not np.isfinite(arr).all():
+            raise ValueError("images hold NaN or inf values")
+        n = self.image_size
+        if visual_degrees is None or np.isclose(visual_degrees, self.visual_degrees):
+            side = n
+        else:
+            side = int(round(n * visual_degrees / self.visual_degrees))
+            if side < 4:
+                raise ValueError(
+                    f"images of {visual_degrees} deg would cover {side} px of the population's "
+                    f"{self.visual_degrees} deg field; too small"
+                )
+        out = np.empty((len(arr), n, n))
+        for i, img in enumerate(arr):
+            img = img if img.shape == (side, side) else resize_square(img, side)
+            if side == n:
+                out[i] = img
+            elif side < n:  # paste at the centre of a mean-gray canvas (Brain-Score placement)
+                out[i] = 0.5
+                o = (n - side) // 2
+                out[i, o : o + side, o : o + side] = img
+            else:  # larger than the field of view: the central part falls on the population
+                o = (side - n) // 2
+                out[i] = img[o : o + n, o : o + n]
+        return out
+
+    def rates(self, images, visual_degrees: float | None = None) -> np.ndarray:
+        """Noise-free (ground-truth) rates in spikes/s.
+
+        Parameters
+        ----------
+        images : StimulusSet or array (n, 1, H, W) / (n, H, W), values in [0, 1]
+            Any size: each image is centre-cropped and resampled to ``image_size``.
+        visual_degrees : float, optional
+            Width of the images in degrees (default: the stimulus set's, or the
+            population's field of view for arrays). Smaller images are pasted at the
+            centre of a gray canvas; larger ones are centre-cropped.
+
+        Returns
+        -------
+        numpy.ndarray, (n_images, n_units), spikes/s, in ``units`` order.
+        """
+        x = self._prepare(images, visual_degrees)
+        d = self._drives(x) / self._norms
+        n1 = self.n_units["V1"]
+        drive = d[..., 0].copy()
+        if self.n_units["V2"]:
+            beta = self._v2["beta"]
+            drive[:, n1:] = (1 - beta) * d[:, n1:, 0] + beta * d[:, n1:, 1]
+        return self._baseline + self._gain * drive
+
+    def record(self, stimulus_set: StimulusSet, n_repetitions: int = 20, noise: float = 1.0,
+               seed: int = 0):
+        """Simulate a recording session: every stimulus shown ``n_repetitions`` times.
+
+        Parameters
+        ----------
+        stimulus_set : StimulusSet
+        n_repetitions : int
+        noise : float
+            Fano factor F of the spike counts (1: Poisson; 0: no trial noise).
+        seed : int
+            Seeds the trial noise (independent of the population's seed).
+
+        Returns
+        -------
+        xarray.DataArray
+            (presentation, neuroid) in spikes/s, one presentation per (stimulus,
+            repetition) in stimulus-major order; presentation coords ``stimulus_id``,
+            ``repetition`` and every stimulus-table column; neuroid coords
+            ``neuroid_id``, ``region`` and the ground-truth unit parameters; attrs
+            ``simulated=1``, ``source``, the generating parameters.
+        """
+        if not isinstance(stimulus_set, StimulusSet):
+            raise TypeError(f"record takes a StimulusSet; got {type(stimulus_set).__name__}")
+        if isinstance(n_repetitions, bool) or not isinstance(n_repetitions, (int, np.integer)) \
+                or n_repetitions < 1:
+            raise ValueError(f"n_repetitions must be a positive integer; got {n_repetitions!r}")
+        if not (np.isfinite(noise) and noise >= 0):
+            raise ValueError(f"noise (Fano factor) must be a number >= 0; got {noise!r}")
+        rates = self.rates(stimulus_set)
+        n_stim, n_units = rates.shape
+        mean = np.repeat(rates, n_repetitions, axis=0)
+        rng = np.random.default_rng(seed)
+        if noise > 0:
+            t = self.counting_window
+            counts = noise * rng.poisson(mean * t / noise)
+            values = counts / t
+        else:
+            values = mean.copy()
+        table = stimulus_set.table
+        pres = {c: np.repeat(table[c].to_numpy(), n_repetitions) for c in table.columns
+                if c != "stimulus_id"}
+        pres["repetition"] = np.tile(np.arange(n_repetitions), n_stim)
+        units = self.units
+        neuroid = {c: units[c].to_numpy() for c in units.columns if c != "neuroid_id"}
+        attrs = {
+            "simulated": 1,
+            "source": f"simulated:SimulatedPopulation(V1={self.n_units['V1']},"
+                      f"V2={self.n_units['V2']},seed={self.seed})",
+            "units": "spikes/s",
+            "stimulus_set": stimulus_set.name,
+            "n_repetitions": int(n_repetitions),
+            "noise_fano_factor": float(noise),
+            "noise_seed": int(seed),
+            "counting_window_s": self.counting_window,
+            **self.parameters(),
+        }
+        return make_assembly(
+            values, stimulus_id=np.repeat(stimulus_set.stimulus_ids, n_repetitions),
+            neuroid_id=units["neuroid_id"].to_numpy(), presentation_coords=pres,
+            neuroid_coords=neuroid, attrs=attrs,
+        )
+
+    def parameters(self) -> dict:
+        """The generating parameters (stored in the attrs of every recording)."""
+        return {
+            "population_seed": self.seed,
+            "n_units_V1": self.n_units["V1"],
+            "n_units_V2": self.n_units["V2"],
+            "image_size": self.image_size,
+            "visual_degrees": self.visual_degrees,
+            "complex_fraction": self.complex_fraction,
+            "v1_sf_range": list(self.v1_sf_range),
+            "median_rate": self.median_rate,
+            "baseline_rate": self.baseline_rate,
+        }
+
+    def __repr__(self) -> str:
+        return (f"SimulatedPopulation(n_units={self.n_units}, image_size={self.image_size}, "
+                f"visual_degrees={self.visual_degrees}, seed={self.seed})")
+
+
+def simulate_recordings(
+    stimulus_set: StimulusSet,
+    n_units: Mapping[str, int] | None = None,
+    n_repetitions: int = 20,
+    noise: float = 1.0,
+    seed: int = 0,
+    image_size: int = 64,
+    **population_kwargs,
+):
+    """Build a :class:`SimulatedPopulation` and record it on ``stimulus_set``.
+
+    ``seed`` seeds the population; the trial noise uses ``seed + 1``. Other keyword
+    arguments go to :class:`SimulatedPopulation`. Returns the recording assembly
+    (see :meth:`SimulatedPopulation.record`), labelled ``simulated=1``.
+    """
+    pop = SimulatedPopulation(n_units, image_size=image_size, seed=seed, **population_kwargs)
+    return pop.record(stimulus_set, n_repetitions=n_repetitions, noise=noise, seed=seed + 1)

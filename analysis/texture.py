@@ -1,0 +1,847 @@
+"""Texture selectivity and texture classification of populations and model layers.
+
+Three analyses of responses to naturalistic textures and spectrally matched noise
+(the FreemanZiemba2013 layout: families × {``'texture'``, ``'noise'``} × samples ×
+repetitions, see :func:`analysis.stimuli.texture_stimulus_set`):
+
+- :func:`modulation_index` — per unit, ``(r_texture − r_noise) / (r_texture + r_noise)``
+  (Freeman et al. 2013), per family and overall;
+- :func:`family_decoding` — cross-validated linear decoding of texture family across
+  samples and of sample within family, against population size (Ziemba et al. 2016);
+- :func:`data_efficiency` — accuracy of a linear classifier of texture family against
+  the number of training images per class, for any set of models or populations
+  (Parthasarathy & Simoncelli 2020).
+
+All three take assemblies (:mod:`analysis.assemblies`): recordings and model
+activations alike. Each has a figure function (``plot_*``) returning a matplotlib
+Figure. The linear decoder is a shrinkage linear discriminant computed in torch,
+batched over random subpopulations / draws, on ``device`` (see :func:`_lda_scores`).
+
+Examples
+--------
+>>> import numpy as np
+>>> from analysis.assemblies import make_assembly
+>>> a = make_assembly([[3.0, 1.0], [1.0, 1.0]], stimulus_id=["t", "n"],
+...                   presentation_coords={"texture_type": ["texture", "noise"]})
+>>> modulation_index(a).values.round(3).tolist()
+[0.5, 0.0]
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+import xarray as xr
+
+from analysis.assemblies import NEUROID, PRESENTATION, average_repetitions, validate
+
+__all__ = [
+    "TEXTURE",
+    "NOISE",
+    "modulation_index",
+    "modulation_table",
+    "family_decoding",
+    "data_efficiency",
+    "plot_modulation_index",
+    "plot_family_decoding",
+    "plot_data_efficiency",
+]
+
+TEXTURE = "texture"
+NOISE = "noise"
+_UNDEFINED = ("raise", "nan", "drop")
+
+
+# --------------------------------------------------------------------------------------
+# Input checks shared by the analyses
+# --------------------------------------------------------------------------------------
+
+
+def _check_assembly(assembly, fn: str, coords: Sequence[str] = ()) -> xr.DataArray:
+    """Validate a 2-D assembly that carries the presentation ``coords`` needed by ``fn``."""
+    validate(assembly)
+    if assembly.ndim != 2:
+        raise ValueError(
+            f"{fn} takes a 2-D (presentation, neuroid) assembly; got dims {assembly.dims}. "
+            f"Select or average the time bins first, e.g. assembly.mean('time_bin')."
+        )
+    for c in coords:
+        if c not in assembly.coords or assembly[c].dims != (PRESENTATION,):
+            present = sorted(str(k) for k in assembly.coords if assembly[k].dims == (PRESENTATION,))
+            raise ValueError(
+                f"{fn} needs the presentation coord {c!r}; the assembly has {present}. "
+                f"Build it from a texture stimulus set (analysis.stimuli.texture_stimulus_set), "
+                f"whose table columns texture_family, texture_type and sample become presentation "
+                f"coords, or assign the coord with assembly.assign_coords({c}=('presentation', ...))."
+            )
+    return assembly
+
+
+def _check_texture_types(assembly: xr.DataArray, fn: str) -> np.ndarray:
+    kinds = assembly["texture_type"].values.astype(str)
+    bad = sorted(set(kinds) - {TEXTURE, NOISE})
+    if bad:
+        raise ValueError(
+            f"{fn}: texture_type must be {TEXTURE!r} or {NOISE!r}; found {bad[:5]}"
+        )
+    for k in (TEXTURE, NOISE):
+        if k not in kinds:
+            raise ValueError(
+                f"{fn} compares responses to {TEXTURE!r} and {NOISE!r} stimuli; the assembly "
+                f"holds no {k!r} presentations"
+            )
+    return kinds
+
+
+def _group_coord(assembly: xr.DataArray, by: str | None) -> str | None:
+    """Resolve ``by='auto'`` to the neuroid coord that names populations (region, layer)."""
+    if by is None:
+        return None
+    if by == "auto":
+        for c in ("region", "layer"):
+            if c in assembly.coords and assembly[c].dims == (NEUROID,):
+                return c
+        return None
+    if by not in assembly.coords or assembly[by].dims != (NEUROID,):
+        present = sorted(str(k) for k in assembly.coords if assembly[k].dims == (NEUROID,))
+        raise ValueError(f"by={by!r} must name a neuroid coord; the assembly has {present}")
+    return by
+
+
+def _populations(data, by: str | None = "auto") -> dict[str, xr.DataArray]:
+    """{name: assembly} from one assembly (split by a neuroid coord) or a mapping."""
+    if isinstance(data, Mapping):
+        if not data:
+            raise ValueError("got an empty mapping of assemblies")
+        return {str(k): v for k, v in data.items()}
+    validate(data)
+    coord = _group_coord(data, by)
+    if coord is None:
+        return {str(data.attrs.get("source", "all")): data}
+    values = data[coord].values.astype(str)
+    names = list(dict.fromkeys(values))
+    return {n: data.isel({NEUROID: np.flatnonzero(values == n)}) for n in names}
+
+
+def _device(device) -> torch.device:
+    return torch.device("cpu") if device is None else torch.device(device)
+
+
+def _progress(iterable, show: bool, desc: str, total: int | None = None):
+    if not show:
+        return iterable
+    from tqdm.auto import tqdm
+
+    return tqdm(iterable, desc=desc, total=total)
+
+
+# --------------------------------------------------------------------------------------
+# Modulation index (Freeman et al. 2013)
+# --------------------------------------------------------------------------------------
+
+
+def modulation_index(
+    assembly: xr.DataArray,
+    per_family: bool = False,
+    overall: str = "mean_over_families",
+    undefined: str = "raise",
+) -> xr.DataArray:
+    """Texture modulation index of every neuroid (Freeman et al. 2013).
+
+    ``MI = (r_texture − r_noise) / (r_texture + r_noise)``, with ``r`` a unit's mean
+    response (spikes/s for recordings, activation for models) to the naturalistic
+    textures and to their spectrally matched noise. Repetitions are averaged first
+    (:func:`analysis.assemblies.average_repetitions`), so each stimulus counts once;
+    ``r`` is then the mean over the samples of a family (or of all families).
+    The index is unitless and lies in [−1, 1]: > 0 means a stronger response to
+    naturalistic structure than to noise with the same amplitude spectrum.
+
+    Known reading (Freeman et al. 2013, Nat. Neurosci. 16:974): V1 units are
+    barely modulated (index ≈ 0), most V2 units respond more to naturalistic
+    textures (index clearly positive, mean over units ≈ 0.1–0.2 with a long
+    positive tail).
+
+    Parameters
+    ----------
+    assembly : xarray.DataArray
+        2-D (presentation, neuroid) with presentation coord ``texture_type``
+        (``'texture'`` | ``'noise'``) and, for per-family indices,
+        ``texture_family``.
+    per_family : bool
+        Return one index per (texture_family, neuroid) instead of one per neuroid.
+    overall : {'mean_over_families', 'pooled'}
+        How the single index per neuroid is formed: the mean of the per-family
+        indices (Freeman et al. 2013, default), or the index of the responses
+        averaged over all families (``'pooled'``; also used when the assembly has
+        no ``texture_family`` coord).
+    undefined : {'raise', 'nan', 'drop'}
+        The index is undefined where a mean response is negative (the ratio is then
+        no longer a contrast in [−1, 1]) or where both means are zero (0/0).
+        ``'raise'`` (default) raises ValueError naming the units; ``'nan'`` marks
+        them NaN (``'mean_over_families'`` then averages the defined families only);
+        ``'drop'`` removes neuroids whose index is undefined.
+
+    Returns
+    -------
+    xarray.DataArray
+        dims ``('neuroid',)`` or ``('texture_family', 'neuroid')``, name
+        ``'modulation_index'``, neuroid coords kept, attrs of the input plus
+        ``overall``.
+
+    Raises
+    ------
+    ValueError
+        Missing ``texture_type`` / ``texture_family`` coord, texture types other
+        than ``'texture'``/``'noise'``, or (``undefined='raise'``) undefined indices.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from analysis.assemblies import make_assembly
+    >>> a = make_assembly(np.array([[4.0], [2.0], [1.0], [1.0]]),
+    ...                   stimulus_id=["a-t", "a-n", "b-t", "b-n"],
+    ...                   presentation_coords={"texture_type": ["texture", "noise"] * 2,
+    ...                                        "texture_family": ["a", "a", "b", "b"]})
+    >>> float(modulation_index(a))  # mean of 1/3 (family a) and 0 (family b)
+    0.16666666666666666
+    """
+    if undefined not in _UNDEFINED:
+        raise ValueError(f"undefined must be one of {_UNDEFINED}; got {undefined!r}")
+    if overall not in ("mean_over_families", "pooled"):
+        raise ValueError(f"overall must be 'mean_over_families' or 'pooled'; got {overall!r}")
+    need_family = per_family or overall == "mean_over_families"
+    has_family = "texture_family" in assembly.coords
+    coords = ["texture_type"] + (["texture_family"] if per_family else [])
+    _check_assembly(assembly, "modulation_index", coords)
+    if not has_family and need_family:
+        overall = "pooled"
+    avg = average_repetitions(assembly)
+    kinds = _check_texture_types(avg, "modulation_index")
+    values = avg.values.astype(np.float64)
+    is_tex = kinds == TEXTURE
+
+    if overall == "pooled" and not per_family:
+        r_t = values[is_tex].mean(0)[None]
+        r_n = values[~is_tex].mean(0)[None]
+        families = np.array(["all"])
+    else:
+        fam = avg["texture_family"].values.astype(str)
+        families = np.array(list(dict.fromkeys(fam)))
+        r_t = np.empty((len(families), values.shape[1]))
+        r_n = np.empty_like(r_t)
+        for i, f in enumerate(families):
+            t_rows, n_rows = (fam == f) & is_tex, (fam == f) & ~is_tex
+            if not t_rows.any() or not n_rows.any():
+                raise ValueError(
+                    f"modulation_index: texture family {f!r} lacks "
+                    f"{'texture' if not t_rows.any() else 'noise'} stimuli; every family needs both"
+                )
+            r_t[i], r_n[i] = values[t_rows].mean(0), values[n_rows].mean(0)
+    total = r_t + r_n
+    bad = (r_t < 0) | (r_n < 0) | (total <= 0)
+    if bad.any() and undefined == "raise":
+        fi, ni = np.nonzero(bad)
+        ids = avg["neuroid_id"].values[ni[:5]].tolist()
+        raise ValueError(
+            f"modulation index undefined for {len(np.unique(ni))} neuroid(s) (e.g. {ids}, "
+            f"family {families[fi[0]]!r}: r_texture={r_t[fi[0], ni[0]]:.4g}, "
+            f"r_noise={r_n[fi[0], ni[0]]:.4g}); it needs non-negative mean responses with a "
+            f"positive sum. Firing rates are non-negative; for model activations use a rectified "
+            f"layer, or pass undefined='nan' to mark these units NaN or undefined='drop' to "
+            f"remove them."
+        )
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mi = np.where(bad, np.nan, (r_t - r_n) / np.where(bad, 1.0, total))
+
+    neuroid_coords = {str(c): avg[c] for c in avg.coords if avg[c].dims == (NEUROID,)}
+    attrs = dict(assembly.attrs, overall=overall, analysis="modulation_index")
+    if per_family:
+        out = xr.DataArray(mi, dims=("texture_family", NEUROID),
+                           coords={"texture_family": families, **neuroid_coords}, attrs=attrs)
+        keep = ~np.isnan(mi).all(axis=0)
+    else:
+        if mi.shape[0] == 1:
+            per_unit = mi[0]
+        else:
+            n_def = (~np.isnan(mi)).sum(0)
+            per_unit = np.where(n_def > 0, np.nansum(mi, axis=0) / np.maximum(n_def, 1), np.nan)
+        out = xr.DataArray(per_unit, dims=(NEUROID,), coords=neuroid_coords, attrs=attrs)
+        keep = ~np.isnan(per_unit)
+    out.name = "modulation_index"
+    if undefined == "drop":
+        out = out.isel({NEUROID: np.flatnonzero(keep)})
+    return out
+
+
+def modulation_table(data, by: str | None = "auto", undefined: str = "nan") -> pd.DataFrame:
+    """Tidy table of modulation indices, per family and overall, for several populations.
+
+    Parameters
+    ----------
+    data : assembly or mapping {name: assembly}
+        One assembly is split into populations by the neuroid coord ``by``
+        (``'auto'``: ``region`` for recordings, ``layer`` for model activations);
+        a mapping (e.g. ``{"V1": rec_v1, "texture_model.v2": layer_assembly}``)
+        names each population by its key.
+    by : str or None
+    undefined : {'raise', 'nan', 'drop'}
+        As in :func:`modulation_index` (default ``'nan'``: undefined rows are kept
+        as NaN so that their count stays visible).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``population, neuroid_id, texture_family, modulation_index``;
+        ``texture_family == 'all'`` rows hold the overall index
+        (``'mean_over_families'``).
+    """
+    rows = []
+    for name, asm in _populations(data, by).items():
+        has_family = "texture_family" in asm.coords
+        pieces = [(modulation_index(asm, undefined=undefined), "all")]
+        if has_family:
+            pf = modulation_index(asm, per_family=True, undefined=undefined)
+            pieces += [(pf.sel(texture_family=f), str(f)) for f in pf["texture_family"].values]
+        for mi, fam in pieces:
+            rows.append(pd.DataFrame({
+                "population": name,
+                "neuroid_id": mi["neuroid_id"].values.astype(str),
+                "texture_family": fam,
+                "modulation_index": mi.values.astype(float),
+            }))
+    return pd.concat(rows, ignore_index=True)
+
+
+def plot_modulation_index(data, by: str | None = "auto", ax=None):
+    """Distributions of the overall modulation index by population (region or layer).
+
+    The reading to compare against (Freeman et al. 2013): V1 is centred on 0, V2
+    is shifted to clearly positive values (most units prefer naturalistic
+    textures to spectrally matched noise).
+
+    Parameters
+    ----------
+    data : pandas.DataFrame from :func:`modulation_table`, an assembly, or a
+        mapping {name: assembly}
+    by : str or None
+        Neuroid coord splitting a single assembly into populations.
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    table = data if isinstance(data, pd.DataFrame) else modulation_table(data, by=by)
+    table = table[(table["texture_family"] == "all") & table["modulation_index"].notna()]
+    if table.empty:
+        raise ValueError("no defined modulation indices to plot")
+    sns.set_theme(style="ticks")
+    if ax is None:
+        n = table["population"].nunique()
+        fig, ax = plt.subplots(figsize=(6, 1.2 + 0.8 * n))
+    else:
+        fig = ax.figure
+    order = list(dict.fromkeys(table["population"]))
+    sns.violinplot(data=table, x="modulation_index", y="population", order=order, cut=0,
+                   inner=None, color="0.85", ax=ax)
+    sns.stripplot(data=table, x="modulation_index", y="population", order=order, size=3,
+                  alpha=0.6, jitter=0.2, ax=ax)
+    med = table.groupby("population")["modulation_index"].median()
+    for i, name in enumerate(order):
+        ax.plot([med[name]] * 2, [i - 0.35, i + 0.35], color="k", lw=2)
+    ax.axvline(0.0, color="0.4", ls=":", lw=1)
+    ax.set_xlim(-1, 1)
+    ax.set_xlabel("modulation index (r_texture − r_noise)/(r_texture + r_noise) [unitless]")
+    ax.set_ylabel("population (region / layer)")
+    ax.set_title("Texture modulation (black: median; Freeman et al. 2013: V1 ≈ 0, V2 > 0)",
+                 fontsize=9)
+    sns.despine(fig=fig)
+    fig.tight_layout()
+    return fig
+
+
+# --------------------------------------------------------------------------------------
+# The linear decoder: shrinkage LDA, batched in torch
+# --------------------------------------------------------------------------------------
+
+
+def _lda_scores(
+    x_train: torch.Tensor,
+    y_train: torch.Tensor,
+    x_test: torch.Tensor,
+    n_classes: int,
+    shrinkage: float = 0.1,
+    ridge: float = 1e-6,
+) -> torch.Tensor:
+    """Linear discriminant scores, batched over a leading dim of independent problems.
+
+    Gaussian classes with one shared covariance, estimated as the pooled within-class
+    covariance ``C = ZᵀZ / n`` (``Z``: training points minus their class mean,
+    ``n`` training points) shrunk towards a scaled identity,
+
+        ``Σ = (1 − λ) C + (λ tr(C)/d + ρ tr(T)/d) I``,
+
+    with ``T`` the total covariance of the training points (the ``ρ`` term keeps Σ
+    invertible when every class has one training point: the decoder then becomes
+    the nearest-class-mean rule). Scores ``s_k(x) = xᵀΣ⁻¹m_k − ½ m_kᵀΣ⁻¹m_k + log π_k``
+    with class means ``m_k`` and empirical priors ``π_k``. With ``ρ = 0`` this is
+    scikit-learn's ``LinearDiscriminantAnalysis(solver='lsqr',
+    covariance_estimator=ShrunkCovariance(shrinkage=λ))``. When ``d > n`` the
+    solve runs in the n-dimensional span of the data (Woodbury identity), so wide
+    model layers need no d × d matrix.
+
+    Parameters
+    ----------
+    x_train : (B, n, d) tensor
+    y_train : (n,) long tensor, labels in [0, n_classes), shared by the B problems
+    x_test : (B, t, d) tensor
+    n_classes : int
+    shrinkage : float in [0, 1]
+    ridge : float ≥ 0
+
+    Returns
+    -------
+    (B, t, n_classes) tensor of scores (argmax = predicted class).
+    """
+    b, n, d = x_train.shape
+    onehot = torch.nn.functional.one_hot(y_train, n_classes).to(x_train.dtype)  # (n, K)
+    counts = onehot.sum(0)
+    if (counts == 0).any():
+        raise ValueError("every class needs at least one training example")
+    means = torch.einsum("nk,bnd->bkd", onehot, x_train) / counts[:, None]  # (B, K, d)
+    z = x_train - means[:, y_train]
+    tr_c = (z * z).sum((1, 2)) / n  # (B,)
+    xc = x_train - x_train.mean(1, keepdim=True)
+    tr_t = (xc * xc).sum((1, 2)) / n
+    a = 1.0 - shrinkage
+    diag = (shrinkage * tr_c + ridge * tr_t) / d  # (B,)
+    if not bool((diag > 0).all()):
+        raise ValueError(
+            "the decoder's covariance is singular: the training features are constant "
+            "(every unit responds identically to every training stimulus)"
+        )
+    mt = means.transpose(1, 2)  # (B, d, K)
+    if d <= n or a == 0:
+        eye = torch.eye(d, dtype=x_train.dtype, device=x_train.device)
+        sigma = a * (z.transpose(1, 2) @ z) / n + diag[:, None, None] * eye
+        w = torch.linalg.solve(sigma, mt)
+    else:
+        gram = z @ z.transpose(1, 2)  # (B, n, n)
+        eye = torch.eye(n, dtype=x_train.dtype, device=x_train.device)
+        inner = torch.linalg.solve(gram + (n * diag / a)[:, None, None] * eye, z @ mt)
+        w = (mt - z.transpose(1, 2) @ inner) / diag[:, None, None]
+    bias = -0.5 * (means * w.transpose(1, 2)).sum(-1) + torch.log(counts / n)  # (B, K)
+    return x_test @ w + bias[:, None, :]
+
+
+def _standardize(x_train: torch.Tensor, x_test: torch.Tensor):
+    """z-score features with training statistics (per problem); constant features → 0."""
+    mu = x_train.mean(1, keepdim=True)
+    sd = x_train.std(1, keepdim=True, unbiased=False)
+    sd = torch.where(sd > 0, sd, torch.ones_like(sd))
+    return (x_train - mu) / sd, (x_test - mu) / sd
+
+
+def _decode(x_train, y_train, x_test, n_classes, shrinkage, standardize):
+    if standardize:
+        x_train, x_test = _standardize(x_train, x_test)
+    return _lda_scores(x_train, y_train, x_test, n_classes, shrinkage).argmax(-1)
+
+
+def _check_shrinkage(shrinkage) -> float:
+    s = float(shrinkage)
+    if not 0.0 <= s <= 1.0:
+        raise ValueError(f"shrinkage must lie in [0, 1]; got {shrinkage}")
+    return s
+
+
+def _codes(values) -> tuple[np.ndarray, np.ndarray]:
+    """(sorted unique labels, integer code per item)."""
+    labels, codes = np.unique(np.asarray(values).astype(str), return_inverse=True)
+    return labels, codes
+
+
+# --------------------------------------------------------------------------------------
+# Family vs sample decoding (Ziemba et al. 2016)
+# --------------------------------------------------------------------------------------
+
+
+def _default_sizes(n_units: int) -> list[int]:
+    sizes = [2**k for k in range(int(np.log2(n_units)) + 1)]
+    return sizes + ([n_units] if sizes[-1] != n_units else [])
+
+
+def _fold_of(values: np.ndarray, n_splits: int, rng: np.random.Generator) -> np.ndarray:
+    """Assign each distinct value to one of n_splits folds (balanced, seeded)."""
+    uniq = np.unique(values)
+    perm = rng.permutation(len(uniq))
+    fold_of_value = dict(zip(uniq[perm], np.arange(len(uniq)) % n_splits))
+    return np.array([fold_of_value[v] for v in values])
+
+
+def family_decoding(
+    assembly: xr.DataArray,
+    population_sizes: Sequence[int] | None = None,
+    n_draws: int = 20,
+    n_splits: int = 5,
+    kinds: Sequence[str] | None = None,
+    texture_type: str | None = TEXTURE,
+    by: str | None = "auto",
+    shrinkage: float = 0.1,
+    standardize: bool = True,
+    seed: int = 0,
+    device=None,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Decode texture family across samples and sample within family (Ziemba et al. 2016).
+
+    For each population (region or layer) and each population size m, ``n_draws``
+    random subpopulations of m units are drawn (without replacement); for each,
+    a cross-validated linear decoder (shrinkage LDA on z-scored responses,
+    :func:`_lda_scores`) is trained on single trials:
+
+    - ``'family'``: which texture family a trial's image belongs to. The folds hold
+      out whole *samples* (images), the same sample indices in every family, so the
+      decoder must generalize across samples of a family. Chance = 1/n_families.
+    - ``'sample'``: which sample (image) of one family was shown, decoded separately
+      within each family from its repeated trials (folds split the repetitions of
+      every image). Chance = 1/n_samples. Needs repetitions, i.e. trial noise.
+
+    Ziemba et al. (2016, PNAS 113:E3140) found V2 populations represent family
+    better, relative to sample, than V1 populations of the same size.
+
+    Parameters
+    ----------
+    assembly : xarray.DataArray
+        2-D (presentation, neuroid), presentation coords ``texture_family``,
+        ``sample`` (image index within family), ``texture_type`` (when
+        ``texture_type`` is not None), ``repetition`` for sample decoding.
+    population_sizes : sequence of int, optional
+        Default 1, 2, 4, ... up to the population's size (and the size itself).
+        Sizes above a population's size are skipped for it.
+    n_draws : int
+        Random subpopulations per size (one when m equals the population size).
+    n_splits : int
+        Cross-validation folds.
+    kinds : sequence of {'family', 'sample'}, optional
+        Default both when every stimulus has ≥ ``n_splits`` repetitions, else
+        ``('family',)`` (deterministic model activations have no trials).
+    texture_type : {'texture', 'noise'} or None
+        Decode from responses to this stimulus type only (default naturalistic
+        textures, as Ziemba et al.); None uses both types.
+    by : str or None
+        Neuroid coord splitting the assembly into populations (``'auto'``:
+        ``region`` or ``layer``).
+    shrinkage : float in [0, 1]
+        λ of the decoder's covariance.
+    standardize : bool
+        z-score every unit with training-fold statistics.
+    seed : int
+        Seeds folds and subpopulation draws.
+    device : torch device, optional
+        Where the decoders are solved (default CPU).
+    progress : bool
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (population, kind, population_size, draw): columns
+        ``population, kind, population_size, draw, accuracy, n_correct, n_test,
+        chance`` (accuracy = fraction of test trials decoded correctly, pooled over
+        folds, and for ``'sample'`` also over families).
+    """
+    _check_assembly(assembly, "family_decoding", ["texture_family", "sample"]
+                    + (["texture_type"] if texture_type is not None else []))
+    shrinkage = _check_shrinkage(shrinkage)
+    if n_splits < 2 or n_draws < 1:
+        raise ValueError(f"need n_splits >= 2 and n_draws >= 1; got {n_splits}, {n_draws}")
+    if texture_type is not None:
+        if texture_type not in (TEXTURE, NOISE):
+            raise ValueError(f"texture_type must be 'texture', 'noise' or None; got {texture_type!r}")
+        mask = assembly["texture_type"].values.astype(str) == texture_type
+        if not mask.any():
+            raise ValueError(f"no {texture_type!r} presentations in the assembly")
+        assembly = assembly.isel({PRESENTATION: np.flatnonzero(mask)})
+    fam_labels, fam = _codes(assembly["texture_family"].values)
+    samples = assembly["sample"].values.astype(str)
+    stim = assembly["stimulus_id"].values.astype(str)
+    _, reps_per_stim = np.unique(stim, return_counts=True)
+    if kinds is None:
+        kinds = ("family", "sample") if reps_per_stim.min() >= n_splits else ("family",)
+    kinds = tuple(kinds)
+    if set(kinds) - {"family", "sample"} or not kinds:
+        raise ValueError(f"kinds must be a subset of ('family', 'sample'); got {kinds}")
+    if len(fam_labels) < 2:
+        raise ValueError("family decoding needs at least two texture families")
+    n_samples = len(np.unique(samples))
+    if "family" in kinds and n_samples < n_splits:
+        raise ValueError(
+            f"family decoding holds out samples: {n_samples} samples per family are fewer "
+            f"than n_splits={n_splits}; pass n_splits <= {n_samples}"
+        )
+    if "sample" in kinds and reps_per_stim.min() < n_splits:
+        raise ValueError(
+            f"sample decoding splits each image's repeated trials into n_splits={n_splits} "
+            f"folds, but some stimuli have only {reps_per_stim.min()} presentation(s). Model "
+            f"activations have no trial noise: decode kinds=('family',), add trials (e.g. "
+            f"analysis.simulate), or lower n_splits."
+        )
+    rng = np.random.default_rng(seed)
+    dev = _device(device)
+    family_folds = _fold_of(samples, n_splits, rng)
+    # sample decoding: fold of each trial = rank of the trial among its image's trials
+    trial_rank = np.empty(len(stim), dtype=int)
+    for s in np.unique(stim):
+        idx = np.flatnonzero(stim == s)
+        trial_rank[idx] = rng.permutation(len(idx))
+    sample_folds = trial_rank % n_splits
+
+    rows = []
+    for name, pop in _populations(assembly, by).items():
+        data = torch.as_tensor(pop.values, dtype=torch.float64, device=dev)
+        n_units = data.shape[1]
+        sizes = _default_sizes(n_units) if population_sizes is None else \
+            sorted({int(m) for m in population_sizes if 1 <= int(m) <= n_units})
+        if not sizes:
+            raise ValueError(
+                f"no population size fits population {name!r} of {n_units} units; "
+                f"got {population_sizes}"
+            )
+        jobs = [(k, m) for k in kinds for m in sizes]
+        for kind, m in _progress(jobs, progress, f"decoding {name}"):
+            draws = 1 if m == n_units else n_draws
+            units = torch.as_tensor(
+                np.stack([rng.choice(n_units, m, replace=False) for _ in range(draws)]),
+                device=dev)
+            x = data[:, units].permute(1, 0, 2)  # (draws, n_trials, m)
+            correct = torch.zeros(draws, dtype=torch.float64, device=dev)
+            n_test = 0
+            if kind == "family":
+                chance = 1.0 / len(fam_labels)
+                groups = [(np.arange(len(fam)), fam, family_folds)]
+            else:
+                groups = []
+                for f in range(len(fam_labels)):
+                    idx = np.flatnonzero(fam == f)
+                    labels, codes = _codes(samples[idx])
+                    groups.append((idx, codes, sample_folds[idx]))
+                chance = float(np.mean([1.0 / len(np.unique(g[1])) for g in groups]))
+            for idx, labels, folds in groups:
+                n_classes = int(labels.max()) + 1
+                for k in range(n_splits):
+                    tr, te = idx[folds != k], idx[folds == k]
+                    if len(te) == 0:
+                        continue
+                    y_tr = torch.as_tensor(labels[folds != k], device=dev)
+                    pred = _decode(x[:, tr], y_tr, x[:, te], n_classes, shrinkage, standardize)
+                    y_te = torch.as_tensor(labels[folds == k], device=dev)
+                    correct += (pred == y_te).sum(1).to(torch.float64)
+                    n_test += len(te)
+            for d, c in enumerate(correct.cpu().numpy()):
+                rows.append({"population": name, "kind": kind, "population_size": m,
+                             "draw": d, "accuracy": c / n_test, "n_correct": int(c),
+                             "n_test": n_test, "chance": chance})
+    return pd.DataFrame(rows)
+
+
+def plot_family_decoding(table: pd.DataFrame, ax=None):
+    """Decoding accuracy against population size, per population and kind.
+
+    Lines: mean over random subpopulations, bands: 95% interval of the mean
+    (bootstrap over draws); dotted lines: chance. Expected (Ziemba et al. 2016): V2
+    above V1 for family, relative to sample.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame from :func:`family_decoding`
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    sns.set_theme(style="ticks")
+    fig, ax = (plt.subplots(figsize=(5.5, 4)) if ax is None else (ax.figure, ax))
+    sns.lineplot(data=table, x="population_size", y="accuracy", hue="population",
+                 style="kind", markers=True, dashes=True, errorbar=("ci", 95), seed=0, ax=ax)
+    for kind, chance in table.groupby("kind")["chance"].first().items():
+        ax.axhline(chance, color="0.5", ls=":", lw=1)
+        ax.annotate(f"chance ({kind})", (1.0, chance), xycoords=("axes fraction", "data"),
+                    ha="right", va="bottom", fontsize=7, color="0.4")
+    ax.set_xscale("log", base=2)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("population size [units]")
+    ax.set_ylabel("decoding accuracy [fraction correct]")
+    ax.set_title("Texture family (across samples) and sample (within family) decoding",
+                 fontsize=9)
+    sns.despine(fig=fig)
+    fig.tight_layout()
+    return fig
+
+
+# --------------------------------------------------------------------------------------
+# Data efficiency (texture-family classification with few training images)
+# --------------------------------------------------------------------------------------
+
+
+def data_efficiency(
+    assemblies,
+    n_train: Sequence[int] = (1, 2, 5, 10),
+    n_draws: int = 20,
+    label: str = "texture_family",
+    texture_type: str | None = TEXTURE,
+    shrinkage: float = 0.1,
+    standardize: bool = True,
+    seed: int = 0,
+    device=None,
+    max_batch_bytes: float = 2**28,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Texture-family classification accuracy against training images per class.
+
+    For each model (or population) and each n in ``n_train``, ``n_draws`` times:
+    draw n training images of every class at random (seeded; the same draws for
+    every model, so models are compared on identical splits), train the linear
+    decoder (:func:`_lda_scores`, z-scored features) and test it on all remaining
+    images. Responses are first averaged over repetitions (the unit is an image).
+    This is the data-efficiency evaluation of Parthasarathy & Simoncelli (2020):
+    a representation that makes texture families linearly separable from few
+    examples has high accuracy at small n.
+
+    Parameters
+    ----------
+    assemblies : assembly or mapping {name: assembly}
+        e.g. ``{"texture_model": extract(...)["v2"], "resnet50.layer2": ...}``; all
+        must hold the same stimulus ids.
+    n_train : sequence of int
+        Training images per class; each must leave ≥ 1 test image in every class.
+    n_draws : int
+    label : str
+        Presentation coord holding the class (default ``texture_family``).
+    texture_type : {'texture', 'noise'} or None
+        Use only this stimulus type when the coord exists (default naturalistic).
+    shrinkage, standardize : see :func:`family_decoding`
+    seed : int
+    device : torch device, optional
+    max_batch_bytes : float
+        Memory budget of one batch of draws (draws are solved in chunks).
+    progress : bool
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``model, n_train, draw, accuracy, n_correct, n_test, chance``.
+    """
+    shrinkage = _check_shrinkage(shrinkage)
+    models = assemblies if isinstance(assemblies, Mapping) else \
+        {str(assemblies.attrs.get("source", "model")): assemblies}
+    if not models:
+        raise ValueError("data_efficiency needs at least one assembly")
+    prepared = {}
+    reference_ids = None
+    for name, asm in models.items():
+        _check_assembly(asm, "data_efficiency", [label])
+        asm = average_repetitions(asm)
+        if texture_type is not None and "texture_type" in asm.coords:
+            asm = asm.isel({PRESENTATION: np.flatnonzero(
+                asm["texture_type"].values.astype(str) == texture_type)})
+        order = np.argsort(asm["stimulus_id"].values.astype(str), kind="stable")
+        asm = asm.isel({PRESENTATION: order})
+        ids = asm["stimulus_id"].values.astype(str)
+        if reference_ids is None:
+            reference_ids = ids
+            classes, y = _codes(asm[label].values)
+        elif not np.array_equal(ids, reference_ids):
+            raise ValueError(
+                f"assembly {name!r} holds different stimuli than the first one; data_efficiency "
+                f"compares models on the same images (align them first)"
+            )
+        prepared[name] = asm.values
+    if reference_ids is None or len(reference_ids) == 0:
+        raise ValueError("no stimuli left to classify (check texture_type)")
+    counts = np.bincount(y)
+    if len(classes) < 2:
+        raise ValueError(f"need at least two classes in {label!r}; got {classes.tolist()}")
+    n_train = sorted({int(n) for n in n_train})
+    if n_train[0] < 1 or n_train[-1] >= counts.min():
+        raise ValueError(
+            f"n_train values must lie in [1, {counts.min() - 1}]: the smallest class has "
+            f"{counts.min()} images and at least one must be left for testing; got {n_train}"
+        )
+    rng = np.random.default_rng(seed)
+    by_class = [np.flatnonzero(y == k) for k in range(len(classes))]
+    splits = {}
+    for n in n_train:
+        tr, te = [], []
+        for _ in range(n_draws):
+            perm = [rng.permutation(ix) for ix in by_class]
+            tr.append(np.concatenate([p[:n] for p in perm]))
+            te.append(np.concatenate([p[n:] for p in perm]))
+        splits[n] = (np.stack(tr), np.stack(te))
+    dev = _device(device)
+    chance = 1.0 / len(classes)
+    rows = []
+    jobs = [(name, n) for name in prepared for n in n_train]
+    for name, n in _progress(jobs, progress, "data efficiency"):
+        data = torch.as_tensor(prepared[name], dtype=torch.float64, device=dev)
+        tr, te = splits[n]
+        y_tr = torch.as_tensor(y[tr[0]], device=dev)
+        y_te = torch.as_tensor(y[te[0]], device=dev)
+        per_draw = 8.0 * data.shape[1] * (tr.shape[1] + te.shape[1]) * 3
+        chunk = max(1, int(max_batch_bytes // per_draw))
+        for start in range(0, n_draws, chunk):
+            sl = slice(start, min(n_draws, start + chunk))
+            tr_i = torch.as_tensor(tr[sl], device=dev)
+            te_i = torch.as_tensor(te[sl], device=dev)
+            pred = _decode(data[tr_i], y_tr, data[te_i], len(classes), shrinkage, standardize)
+            n_correct = (pred == y_te).sum(1).cpu().numpy()
+            for d, c in zip(range(sl.start, sl.stop), n_correct):
+                rows.append({"model": name, "n_train": n, "draw": d,
+                             "accuracy": c / te.shape[1], "n_correct": int(c),
+                             "n_test": te.shape[1], "chance": chance})
+    return pd.DataFrame(rows)
+
+
+def plot_data_efficiency(table: pd.DataFrame, ax=None):
+    """Data-efficiency curves: accuracy against training images per class, per model.
+
+    Lines: mean over random draws of the training images; bands: 95% confidence
+    interval of that mean (bootstrap over draws, seeded); dotted: chance.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame from :func:`data_efficiency`
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    sns.set_theme(style="ticks")
+    fig, ax = (plt.subplots(figsize=(5.5, 4)) if ax is None else (ax.figure, ax))
+    sns.lineplot(data=table, x="n_train", y="accuracy", hue="model", marker="o",
+                 errorbar=("ci", 95), seed=0, ax=ax)
+    ax.axhline(float(table["chance"].iloc[0]), color="0.5", ls=":", lw=1, label="chance")
+    ax.set_xscale("log")
+    ticks = sorted(table["n_train"].unique())
+    ax.set_xticks(ticks)
+    ax.set_xticklabels([str(t) for t in ticks])
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("training images per class [images]")
+    ax.set_ylabel("texture-family accuracy [fraction correct]")
+    ax.set_title("Data efficiency of texture-family classification", fontsize=9)
+    ax.legend(fontsize=8)
+    sns.despine(fig=fig)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,71 @@
+"""Pieces shared by the reproductions: devices, stimulus sets on disk, recordings."""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from analysis.stimuli import StimulusSet
+
+__all__ = [
+    "resolve_device",
+    "seed_everything",
+    "save_stimulus_set",
+    "load_stimulus_set",
+    "save_json",
+]
+
+
+def resolve_device(device: str | None) -> torch.device:
+    """``None`` → CUDA when available, else CPU; otherwise the named device (checked)."""
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} requested but CUDA is not available here; use --device cpu")
+    return dev
+
+
+def seed_everything(seed: int) -> None:
+    import random
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def save_json(path: Path, obj) -> Path:
+    from .runner import _to_jsonable, atomic_write_text
+
+    return atomic_write_text(path, json.dumps(_to_jsonable(obj), indent=2))
+
+
+def save_stimulus_set(stimuli: StimulusSet, folder: Path) -> Path:
+    """Write a stimulus set as ``images.npy`` + ``table.csv`` + ``meta.json`` (atomically)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(suffix=".npy", dir=folder)
+    os.close(fd)
+    np.save(tmp, stimuli.load_images())
+    os.replace(tmp, folder / "images.npy")
+    table = stimuli.table.drop(columns=[c for c in ("path",) if c in stimuli.table.columns])
+    fd, tmp = tempfile.mkstemp(suffix=".csv", dir=folder)
+    os.close(fd)
+    table.to_csv(tmp, index=False)
+    os.replace(tmp, folder / "table.csv")
+    save_json(folder / "meta.json", {"name": stimuli.name, "visual_degrees": stimuli.visual_degrees,
+                                     "attrs": stimuli.attrs})
+    return folder
+
+
+def load_stimulus_set(folder: Path) -> StimulusSet:
+    folder = Path(folder)
+    meta = json.loads((folder / "meta.json").read_text())
+    table = pd.read_csv(folder / "table.csv", dtype={"stimulus_id": str})
+    images = np.load(folder / "images.npy")
+    return StimulusSet(table, images, meta["visual_degrees"], meta["name"], meta.get("attrs", {}))

@@ -1,0 +1,84 @@
+"""Input checks and batch statistics shared by the local losses.
+
+Every loss takes ``z`` of shape (B, V, D): B images, V views of each, D features
+(``docs/interfaces.md``). Losses computed on features all-gathered across ranks
+simply see a larger B; nothing here depends on the process group.
+"""
+from __future__ import annotations
+
+import torch
+
+__all__ = ["as_views", "standardize"]
+
+
+def as_views(
+    z: torch.Tensor,
+    z_other: torch.Tensor | None,
+    loss_name: str,
+    *,
+    min_batch: int = 1,
+    min_views: int = 2,
+    exact_views: int | None = None,
+) -> torch.Tensor:
+    """Validate ``z`` (B, V, D), or stack two (B, D) views into one.
+
+    Parameters
+    ----------
+    z
+        (B, V, D) features, or the first view (B, D) when ``z_other`` is given.
+    z_other
+        Optional second view (B, D), the lightly-style two-argument call.
+    loss_name
+        Used in error messages.
+    min_batch, min_views, exact_views
+        Requirements of the loss on B and V.
+
+    Returns
+    -------
+    torch.Tensor
+        (B, V, D).
+    """
+    if z_other is not None:
+        if not isinstance(z_other, torch.Tensor) or not isinstance(z, torch.Tensor):
+            raise TypeError(f"{loss_name}: both views must be torch.Tensors")
+        if z.ndim != 2 or z.shape != z_other.shape:
+            raise ValueError(
+                f"{loss_name}: the two views must both have shape (B, D); got {tuple(z.shape)} "
+                f"and {tuple(z_other.shape)}. Pass the same images' features for both views."
+            )
+        z = torch.stack([z, z_other], dim=1)
+    if not isinstance(z, torch.Tensor):
+        raise TypeError(f"{loss_name}: expected a torch.Tensor (B, V, D); got {type(z).__name__}")
+    if z.ndim != 3:
+        raise ValueError(
+            f"{loss_name}: expected features of shape (B images, V views, D features); got shape "
+            f"{tuple(z.shape)}. Stack views with torch.stack([z1, z2], dim=1)."
+        )
+    if not torch.is_floating_point(z):
+        raise TypeError(f"{loss_name}: features must be floating point; got {z.dtype}")
+    b, v, d = z.shape
+    if exact_views is not None and v != exact_views:
+        raise ValueError(
+            f"{loss_name}: needs exactly {exact_views} views per image; got V = {v} in shape "
+            f"{tuple(z.shape)}. Use a multi-view loss (lcl, simclr, mmcr, gaussian_information) for V > 2."
+        )
+    if v < min_views:
+        raise ValueError(f"{loss_name}: needs at least {min_views} views per image; got V = {v}")
+    if b < min_batch:
+        raise ValueError(
+            f"{loss_name}: needs at least {min_batch} images per batch (its statistics are computed "
+            f"across the batch); got B = {b}. Use a larger batch."
+        )
+    if d < 1:
+        raise ValueError(f"{loss_name}: needs at least one feature; got D = {d}")
+    return z
+
+
+def standardize(x: torch.Tensor, dim: int = 0, eps: float = 1e-5) -> torch.Tensor:
+    """Zero-mean, unit-variance features along ``dim`` (biased variance, like BatchNorm).
+
+    ``(x - mean) / sqrt(var + eps)``; a constant feature maps to 0.
+    """
+    mean = x.mean(dim=dim, keepdim=True)
+    var = x.var(dim=dim, unbiased=False, keepdim=True)
+    return (x - mean) / torch.sqrt(var + eps)

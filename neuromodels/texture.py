@@ -1,0 +1,77 @@
+"""The texture model of Parthasarathy & Simoncelli (2020).
+
+"Self-supervised learning of a biologically-inspired visual texture model"
+(arXiv:2006.16976). A fixed V1 front end (here complex cells of a steerable
+pyramid, :class:`neuromodels.frontends.SteerableV1`) feeds one learned V2 stage —
+convolution over the V1 channels → half-wave rectification → spatial pooling —
+whose spatial average is a low-dimensional texture representation. It is
+trained without labels on homogeneous textures with the Gaussian-information
+loss (:class:`neuromodels.losses.GaussianInformationLoss`) over several random
+crops of each image.
+"""
+from __future__ import annotations
+
+import torch
+
+from .base import StagedModel
+from .frontends.steerable import SteerableV1
+from .layers import ConvStage
+from .registry import register_model
+
+__all__ = ["TextureModel"]
+
+
+class TextureModel(StagedModel):
+    """Fixed steerable-pyramid V1 → learned V2 stage → spatially pooled texture vector.
+
+    Parameters
+    ----------
+    n_scales, n_orientations
+        V1 pyramid (default 4 × 4; images need a side ≥ 2^(n_scales+2) pixels).
+    v1_cells
+        V1 population fed to V2: ``"complex"`` (default), ``"simple"`` or ``"both"``.
+    v1_pool_size, v1_stride
+        V1 scale-dependent pooling base (pixels) and subsampling (default 1 and 2).
+    channels
+        V2 channels, the dimension D of the texture representation (default 32).
+    kernel_size, pool_size, pool_stride, pooling
+        V2 convolution (7), pooling window (4), stride (2) and kind (``"avg"``).
+    normalization
+        Divisive normalization of V1 and V2 (default False).
+    visual_degrees
+        Field of view (degrees).
+
+    Notes
+    -----
+    ``forward`` returns the V2 map (B, channels, H₂, W₂); ``embedding`` averages it
+    over space to (B, channels). Layers: ``frontend`` (V1) and ``stages.0`` (V2).
+
+    Examples
+    --------
+    >>> m = TextureModel(n_scales=2, channels=8)
+    >>> m.embedding(m(torch.rand(2, 1, 32, 32))).shape
+    torch.Size([2, 8])
+    """
+
+    def __init__(self, n_scales: int = 4, n_orientations: int = 4, v1_cells: str = "complex",
+                 v1_pool_size: int = 1, v1_stride: int = 2, channels: int = 32, kernel_size: int = 7,
+                 pool_size: int = 4, pool_stride: int = 2, pooling: str = "avg",
+                 normalization: bool = False, visual_degrees: float = 8.0):
+        super().__init__()
+        self.in_channels = 1
+        self.visual_degrees = float(visual_degrees)
+        self.embedding_grid = 1
+        self.frontend = SteerableV1(n_scales, n_orientations, cells=v1_cells, normalization=normalization,
+                                    pool_size=v1_pool_size, stride=v1_stride, visual_degrees=visual_degrees)
+        self.out_channels = channels
+        self.stages = torch.nn.ModuleList(
+            [ConvStage(self.frontend.out_channels, channels, kernel_size, pool_size, pool_stride, pooling,
+                       normalization)]
+        )
+        self._finish()
+
+
+@register_model
+def texture_model(**config) -> TextureModel:
+    """Parthasarathy & Simoncelli (2020) texture model (see :class:`TextureModel`)."""
+    return TextureModel(**config)

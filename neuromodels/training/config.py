@@ -1,0 +1,553 @@
+"""Training configuration: dataclasses, YAML loading, ``key=value`` overrides, validation.
+
+A run is described by one YAML file whose top-level sections map onto the
+dataclasses below (:class:`TrainConfig` and its parts). Every default is documented
+once, here. ``load_config(path, overrides)`` reads the file, applies dotted
+overrides such as ``optim.lr=0.01`` or ``schedule.steps=20`` (values parsed as
+YAML, so ``true``, ``1e-3`` and ``[1, 2]`` work), and checks the result;
+:func:`validate` checks it against the model and loss registries before any work
+is done, with messages that list the valid choices.
+
+Examples
+--------
+>>> cfg = config_from_dict({"model": "lcl_v2", "schedule": {"kind": "layerwise", "steps": 5}})
+>>> cfg.schedule.steps
+5
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+__all__ = [
+    "ConfigError",
+    "ScheduleConfig",
+    "LossConfig",
+    "AugmentConfig",
+    "DataConfig",
+    "OptimConfig",
+    "RunConfig",
+    "TrainConfig",
+    "SCHEDULES",
+    "config_from_dict",
+    "config_to_dict",
+    "load_config",
+    "apply_overrides",
+    "validate",
+]
+
+#: schedule kinds understood by :func:`neuromodels.training.schedules.build_phases`
+SCHEDULES = ("layerwise", "end_to_end", "progressive_freezing")
+OPTIMIZERS = ("adam", "adamw", "sgd")
+LR_SCHEDULES = ("constant", "cosine")
+DATA_SOURCES = ("bundled", "bundled_textures", "folder")
+DEVICES = ("auto", "cpu", "cuda")
+PRECISIONS = ("auto", "fp32", "bf16")
+
+
+class ConfigError(ValueError):
+    """A training configuration is invalid; the message says what and how to fix it."""
+
+
+@dataclass
+class ScheduleConfig:
+    """Which stages are trained, in which order, for how many steps.
+
+    Attributes
+    ----------
+    kind
+        ``"layerwise"`` (one stage at a time, earlier stages frozen; Parthasarathy,
+        Hénaff & Simoncelli 2023), ``"end_to_end"`` (one loss at the top stage,
+        backpropagation through all stages) or ``"progressive_freezing"`` (all stages
+        trained with the top loss, stages frozen in depth order at ``freeze_steps``,
+        as in LayerLock).
+    stages
+        Stage names to train (layerwise: in this order; end_to_end and
+        progressive_freezing: the last one carries the loss). ``None``: all of
+        ``model.stage_names``.
+    steps
+        Optimizer steps: per stage for ``layerwise`` (an int for every stage, or a
+        mapping ``{stage: steps}``), in total for the other two kinds.
+    freeze_steps
+        ``progressive_freezing`` only: global step after which stage 1, 2, ... is
+        frozen (strictly increasing, fewer entries than trained stages).
+    """
+
+    kind: str = "layerwise"
+    stages: list[str] | None = None
+    steps: Any = 100
+    freeze_steps: list[int] = field(default_factory=list)
+
+
+@dataclass
+class LossConfig:
+    """The local loss of every stage (``neuromodels.losses.build_loss(name, **options)``).
+
+    Attributes
+    ----------
+    name
+        A registered loss (``neuromodels.losses.list_losses()``).
+    options
+        Keyword arguments of the loss.
+    per_stage
+        Optional ``{stage_name: {"name": ..., **options}}`` replacing the loss of
+        that stage.
+    """
+
+    name: str = "lcl"
+    options: dict = field(default_factory=dict)
+    per_stage: dict = field(default_factory=dict)
+
+
+@dataclass
+class AugmentConfig:
+    """Local deformations that make the views of each image (made on the device).
+
+    Attributes
+    ----------
+    deform
+        Make views by local deformation (``neuromodels.augment.LocalDeformation``).
+        ``False``: the views are the crops of the data (``data.crops_per_image``).
+    views
+        Number of deformed views per patch when the data gives one crop per image.
+    matched
+        Complexity matching: the amplitude for stage ℓ is
+        ``matched_amplitude(model, ℓ, c)`` = ``c`` × its receptive-field size and the
+        cell size of the random grid is ``cell_c`` × that size (pixels). ``False``
+        (the unmatched ablation): ``amplitude`` and ``cell_size`` for every stage.
+    c, cell_c
+        Proportionality constants of complexity matching (dimensionless).
+    amplitude, cell_size
+        Unmatched amplitude (pixels of displacement) and cell size (pixels).
+    translation
+        Global random translation of each view (pixels).
+    chunk_size
+        Images per random-number stream. The draws of chunk ``c`` of step ``t`` come
+        from a generator seeded by ``(seed, t, c)``, chunks counted over the global
+        batch, so with a ``chunk_size`` that divides the per-process batch the
+        views do not depend on the number of processes. ``0``: one chunk per
+        process.
+    """
+
+    deform: bool = True
+    views: int = 2
+    matched: bool = True
+    c: float = 0.05
+    cell_c: float = 0.5
+    amplitude: float = 1.0
+    cell_size: float = 8.0
+    translation: float = 0.0
+    chunk_size: int = 0
+
+
+@dataclass
+class DataConfig:
+    """Where training patches come from (:mod:`neuromodels.data`).
+
+    Attributes
+    ----------
+    source
+        ``"bundled"`` (natural images shipped inside scikit-image and plenoptic),
+        ``"bundled_textures"`` (brick, grass, gravel, reptile_skin) or ``"folder"``.
+    images
+        Names of bundled images (``None``: all), see ``neuromodels.data.BUNDLED``.
+    folder
+        Image folder for ``source="folder"`` (searched recursively).
+    image_size
+        Resize each image so that its short side has this many pixels (``None``: keep).
+    patch_size
+        Side of the square training patches (pixels).
+    batch_size
+        Global batch: images per optimizer step over all processes.
+    crops_per_image
+        Crops of the same image per batch entry (texture training); the images of
+        one batch are then distinct.
+    num_workers
+        DataLoader worker processes (useful for image folders on disk).
+    """
+
+    source: str = "bundled"
+    images: list[str] | None = None
+    folder: str | None = None
+    image_size: int | None = 256
+    patch_size: int = 32
+    batch_size: int = 32
+    crops_per_image: int = 1
+    num_workers: int = 0
+
+
+@dataclass
+class OptimConfig:
+    """Optimizer and learning-rate schedule (one optimizer per layerwise stage).
+
+    Attributes
+    ----------
+    name
+        ``"adam"``, ``"adamw"`` or ``"sgd"``.
+    lr
+        Peak learning rate (> 0).
+    weight_decay, momentum
+        Usual meanings (``momentum`` for SGD only).
+    lr_schedule
+        ``"constant"`` or ``"cosine"`` (cosine decay to 0 over the optimizer's steps).
+    warmup_steps
+        Linear warm-up steps at the start of each optimizer's span.
+    grad_clip
+        Clip the gradient norm to this value (``0``: off).
+    """
+
+    name: str = "adam"
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    momentum: float = 0.9
+    lr_schedule: str = "constant"
+    warmup_steps: int = 0
+    grad_clip: float = 0.0
+
+
+@dataclass
+class RunConfig:
+    """Where the run goes, on what device, with which safety nets.
+
+    Attributes
+    ----------
+    out_dir
+        Run folder (config, provenance, metrics, checkpoints).
+    seed
+        Seed of model initialization, data sampling and deformations.
+    device
+        ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"``.
+    precision
+        ``"auto"`` (bf16 autocast on CUDA, fp32 on CPU), ``"fp32"`` or ``"bf16"``.
+    channels_last
+        Use the channels-last memory format (``None``: on CUDA only).
+    checkpoint_every
+        Write a checkpoint every this many steps (``0``: only at the end).
+    keep_checkpoints
+        Checkpoints kept on disk (the newest ones).
+    deterministic
+        ``torch.use_deterministic_algorithms(True)``; on CPU a resumed run is then
+        bitwise identical to an uninterrupted one.
+    progress
+        Show a tqdm progress bar (rank 0).
+    count_flops
+        Count the FLOPs of the first step of each phase (``FlopCounterMode``).
+    model_modules
+        Extra modules to import before building the model (to register your own
+        models or losses).
+    """
+
+    out_dir: str = "runs/train"
+    seed: int = 0
+    device: str = "auto"
+    precision: str = "auto"
+    channels_last: bool | None = None
+    checkpoint_every: int = 50
+    keep_checkpoints: int = 3
+    deterministic: bool = True
+    progress: bool = True
+    count_flops: bool = True
+    model_modules: list[str] = field(default_factory=list)
+
+
+@dataclass
+class TrainConfig:
+    """A whole training run.
+
+    Attributes
+    ----------
+    model
+        Registered model name (``neuromodels.list_models()``).
+    model_config
+        Keyword arguments of ``neuromodels.build_model``.
+    schedule, loss, augment, data, optim, run
+        See :class:`ScheduleConfig`, :class:`LossConfig`, :class:`AugmentConfig`,
+        :class:`DataConfig`, :class:`OptimConfig`, :class:`RunConfig`.
+    """
+
+    model: str = "lcl_v2"
+    model_config: dict = field(default_factory=dict)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+
+
+_SECTIONS = {
+    "schedule": ScheduleConfig,
+    "loss": LossConfig,
+    "augment": AugmentConfig,
+    "data": DataConfig,
+    "optim": OptimConfig,
+    "run": RunConfig,
+}
+_FREE_FORM = {("model_config",), ("loss", "options"), ("loss", "per_stage")}
+
+
+def _build(cls, values: dict, where: str):
+    if not isinstance(values, dict):
+        raise ConfigError(f"config section {where!r} must be a mapping; got {values!r}")
+    valid = [f.name for f in fields(cls)]
+    unknown = [k for k in values if k not in valid]
+    if unknown:
+        raise ConfigError(
+            f"unknown key(s) {unknown} in config section {where!r}; valid keys are: {', '.join(valid)}"
+        )
+    kwargs = {}
+    for k, v in values.items():
+        if cls is TrainConfig and k in _SECTIONS:
+            kwargs[k] = _build(_SECTIONS[k], v if v is not None else {}, k)
+        else:
+            kwargs[k] = v
+    return cls(**kwargs)
+
+
+def config_from_dict(values: dict) -> TrainConfig:
+    """Build a :class:`TrainConfig` from nested mappings (unknown keys are an error)."""
+    cfg = _build(TrainConfig, dict(values), "top level")
+    _check_values(cfg)
+    return cfg
+
+
+def config_to_dict(cfg: TrainConfig) -> dict:
+    """The resolved configuration as plain nested dicts (what the run folder stores)."""
+    return dataclasses.asdict(cfg)
+
+
+def _parse_value(text: str):
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def apply_overrides(values: dict, overrides: list[str]) -> dict:
+    """Apply ``section.key=value`` overrides to a nested dict (a new dict is returned).
+
+    Raises
+    ------
+    ConfigError
+        If an override has no ``=`` or names an unknown section/key.
+    """
+    out = yaml.safe_load(yaml.safe_dump(values)) if values else {}
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(
+                f"override {item!r} is not of the form key=value (e.g. optim.lr=0.01 or schedule.steps=20)"
+            )
+        key, text = item.split("=", 1)
+        parts = key.strip().split(".")
+        node, cls = out, TrainConfig
+        for depth, part in enumerate(parts):
+            free = any(tuple(parts[: i + 1]) in _FREE_FORM for i in range(depth))
+            if cls is not None and not free:
+                valid = [f.name for f in fields(cls)]
+                if part not in valid:
+                    where = ".".join(parts[:depth]) or "top level"
+                    raise ConfigError(
+                        f"override {item!r}: unknown key {part!r} in {where}; valid keys are: {', '.join(valid)}"
+                    )
+            if depth == len(parts) - 1:
+                node[part] = _parse_value(text)
+            else:
+                if not isinstance(node.get(part), dict):
+                    node[part] = {}
+                node = node[part]
+                cls = _SECTIONS.get(part) if cls is TrainConfig else None
+    return out
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> TrainConfig:
+    """Read a YAML training config, apply ``key=value`` overrides, check the values.
+
+    Parameters
+    ----------
+    path
+        YAML file (``None``: start from the defaults).
+    overrides
+        Dotted ``key=value`` strings, applied in order.
+
+    Raises
+    ------
+    ConfigError
+        On a missing file, unknown keys or out-of-range values.
+    """
+    values: dict = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"config file {str(path)!r} does not exist")
+        values = yaml.safe_load(path.read_text()) or {}
+        if not isinstance(values, dict):
+            raise ConfigError(f"config file {str(path)!r} must hold a mapping at the top level")
+    return config_from_dict(apply_overrides(values, overrides or []))
+
+
+def _choice(value, valid, where):
+    if value not in valid:
+        raise ConfigError(f"{where}={value!r} is not valid; choose one of: {', '.join(map(str, valid))}")
+
+
+def _positive_int(value, where, allow_zero=False):
+    ok = isinstance(value, int) and not isinstance(value, bool) and (value >= 0 if allow_zero else value > 0)
+    if not ok:
+        need = "a non-negative" if allow_zero else "a positive"
+        raise ConfigError(f"{where} must be {need} integer; got {value!r}")
+
+
+def _check_values(cfg: TrainConfig) -> None:
+    """Checks that need no registry: types and ranges of single values."""
+    if not isinstance(cfg.model, str):
+        raise ConfigError(f"model must be a registered model name (str); got {cfg.model!r}")
+    if not isinstance(cfg.model_config, dict):
+        raise ConfigError(f"model_config must be a mapping of build_model keyword arguments; got {cfg.model_config!r}")
+    s = cfg.schedule
+    _choice(s.kind, SCHEDULES, "schedule.kind")
+    if isinstance(s.steps, dict):
+        for k, v in s.steps.items():
+            _positive_int(v, f"schedule.steps[{k!r}]")
+        if s.kind != "layerwise":
+            raise ConfigError("schedule.steps may be a per-stage mapping only for schedule.kind=layerwise")
+    else:
+        _positive_int(s.steps, "schedule.steps")
+    if s.stages is not None and (not isinstance(s.stages, list) or not s.stages):
+        raise ConfigError(f"schedule.stages must be a non-empty list of stage names or null; got {s.stages!r}")
+    if not isinstance(s.freeze_steps, list):
+        raise ConfigError(f"schedule.freeze_steps must be a list of steps; got {s.freeze_steps!r}")
+    for v in s.freeze_steps:
+        _positive_int(v, "schedule.freeze_steps entries")
+    if s.freeze_steps and s.kind != "progressive_freezing":
+        raise ConfigError("schedule.freeze_steps is only used with schedule.kind=progressive_freezing")
+    if any(b <= a for a, b in zip(s.freeze_steps, s.freeze_steps[1:])):
+        raise ConfigError(f"schedule.freeze_steps must be strictly increasing; got {s.freeze_steps}")
+    if s.kind == "progressive_freezing" and s.freeze_steps and s.freeze_steps[-1] >= s.steps:
+        raise ConfigError(
+            f"schedule.freeze_steps {s.freeze_steps} must all be below schedule.steps={s.steps}"
+        )
+    if not isinstance(cfg.loss.name, str):
+        raise ConfigError(f"loss.name must be a loss name; got {cfg.loss.name!r}")
+    a = cfg.augment
+    _positive_int(a.views, "augment.views")
+    _positive_int(a.chunk_size, "augment.chunk_size", allow_zero=True)
+    for name in ("c", "cell_c", "amplitude", "cell_size"):
+        v = getattr(a, name)
+        if not isinstance(v, (int, float)) or not v > 0:
+            raise ConfigError(f"augment.{name} must be a positive number; got {v!r}")
+    if not isinstance(a.translation, (int, float)) or a.translation < 0:
+        raise ConfigError(f"augment.translation must be >= 0 pixels; got {a.translation!r}")
+    d = cfg.data
+    _choice(d.source, DATA_SOURCES, "data.source")
+    if d.source == "folder" and not d.folder:
+        raise ConfigError("data.source=folder needs data.folder (a directory of images)")
+    _positive_int(d.patch_size, "data.patch_size")
+    _positive_int(d.batch_size, "data.batch_size")
+    _positive_int(d.crops_per_image, "data.crops_per_image")
+    _positive_int(d.num_workers, "data.num_workers", allow_zero=True)
+    if d.image_size is not None:
+        _positive_int(d.image_size, "data.image_size")
+        if d.image_size < d.patch_size:
+            raise ConfigError(f"data.image_size={d.image_size} is smaller than data.patch_size={d.patch_size}")
+    if not cfg.augment.deform and d.crops_per_image < 2:
+        raise ConfigError(
+            "augment.deform=false needs data.crops_per_image >= 2 (the views are then the crops); "
+            f"got crops_per_image={d.crops_per_image}"
+        )
+    o = cfg.optim
+    _choice(o.name, OPTIMIZERS, "optim.name")
+    _choice(o.lr_schedule, LR_SCHEDULES, "optim.lr_schedule")
+    if not isinstance(o.lr, (int, float)) or not math.isfinite(o.lr) or o.lr <= 0:
+        raise ConfigError(f"optim.lr must be a positive learning rate; got {o.lr!r}")
+    for name in ("weight_decay", "momentum", "grad_clip"):
+        v = getattr(o, name)
+        if not isinstance(v, (int, float)) or v < 0:
+            raise ConfigError(f"optim.{name} must be >= 0; got {v!r}")
+    _positive_int(o.warmup_steps, "optim.warmup_steps", allow_zero=True)
+    r = cfg.run
+    _choice(r.device, DEVICES, "run.device")
+    _choice(r.precision, PRECISIONS, "run.precision")
+    _positive_int(r.checkpoint_every, "run.checkpoint_every", allow_zero=True)
+    _positive_int(r.keep_checkpoints, "run.keep_checkpoints")
+    if not isinstance(r.seed, int) or r.seed < 0:
+        raise ConfigError(f"run.seed must be a non-negative integer; got {r.seed!r}")
+
+
+def validate(cfg: TrainConfig, model=None) -> None:
+    """Check a config against the registries (and the built model's stages).
+
+    Parameters
+    ----------
+    cfg
+        The configuration.
+    model
+        The model built from it; when given, the stage names of the schedule and of
+        ``loss.per_stage`` are checked against ``model.stage_names``.
+
+    Raises
+    ------
+    ConfigError
+        Naming the bad value and listing the valid choices.
+    """
+    import importlib
+
+    from .. import registry
+    from .. import losses as losses_pkg
+
+    _check_values(cfg)
+    for mod in cfg.run.model_modules:
+        try:
+            importlib.import_module(mod)
+        except ImportError as err:
+            raise ConfigError(f"run.model_modules: cannot import {mod!r} ({err})") from err
+    models = registry.list_models()
+    if cfg.model not in models:
+        raise ConfigError(f"unknown model {cfg.model!r}; registered models are: {', '.join(models) or '(none)'}")
+    valid_losses = losses_pkg.list_losses()
+    named = [("loss.name", cfg.loss.name)]
+    for stage, spec in cfg.loss.per_stage.items():
+        if not isinstance(spec, dict) or "name" not in spec:
+            raise ConfigError(f"loss.per_stage[{stage!r}] must be a mapping with a 'name' key; got {spec!r}")
+        named.append((f"loss.per_stage[{stage!r}].name", spec["name"]))
+    for where, name in named:
+        if name not in valid_losses:
+            raise ConfigError(f"unknown loss {name!r} ({where}); registered losses are: {', '.join(valid_losses)}")
+    if model is None:
+        return
+    stage_names = list(getattr(model, "stage_names", []) or [])
+    if not stage_names:
+        raise ConfigError(
+            f"model {cfg.model!r} has no trainable stages (model.stage_names is empty); "
+            "the trainer needs a staged model (see docs/interfaces.md)"
+        )
+    wanted = list(cfg.schedule.stages or [])
+    if isinstance(cfg.schedule.steps, dict):
+        wanted += list(cfg.schedule.steps)
+    wanted += list(cfg.loss.per_stage)
+    bad = [s for s in wanted if s not in stage_names]
+    if bad:
+        raise ConfigError(
+            f"the config names stage(s) {bad} that model {cfg.model!r} does not have; "
+            f"its stages are: {', '.join(stage_names)}"
+        )
+    stages = cfg.schedule.stages or stage_names
+    if len(set(stages)) != len(stages):
+        raise ConfigError(f"schedule.stages lists a stage twice: {stages}")
+    order = [stage_names.index(s) for s in stages]
+    if cfg.schedule.kind != "layerwise" and order != list(range(order[0], order[0] + len(order))):
+        raise ConfigError(
+            f"schedule.stages for {cfg.schedule.kind} must be consecutive stages in depth order; got {stages} "
+            f"(model stages: {', '.join(stage_names)})"
+        )
+    if cfg.schedule.kind == "layerwise" and order != sorted(order):
+        raise ConfigError(f"layerwise schedule.stages must be in depth order (bottom-up); got {stages}")
+    if cfg.schedule.kind == "progressive_freezing" and len(cfg.schedule.freeze_steps) >= len(stages):
+        raise ConfigError(
+            f"schedule.freeze_steps has {len(cfg.schedule.freeze_steps)} entries for {len(stages)} trained stages; "
+            "at most one fewer than the stages (the top stage is never frozen)"
+        )

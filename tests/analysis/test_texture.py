@@ -1,0 +1,289 @@
+"""Tests of analysis.texture: closed forms, planted ground truth, chance levels, sklearn."""
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from scipy import stats
+
+from analysis.assemblies import make_assembly
+from analysis.texture import (
+    _lda_scores,
+    data_efficiency,
+    family_decoding,
+    modulation_index,
+    modulation_table,
+    plot_data_efficiency,
+    plot_family_decoding,
+    plot_modulation_index,
+)
+
+
+# --------------------------------------------------------------------------------------
+# helpers: FreemanZiemba2013-layout assemblies with planted responses
+# --------------------------------------------------------------------------------------
+
+
+def _layout(n_families, n_samples, n_reps):
+    rows = []
+    for f in range(n_families):
+        for kind in ("texture", "noise"):
+            for j in range(n_samples):
+                for r in range(n_reps):
+                    rows.append((f"f{f}", kind, j, r))
+    fam, kind, sample, rep = map(np.array, zip(*rows))
+    sid = np.array([f"{a}-{b}-{c:02d}" for a, b, c in zip(fam, kind, sample)])
+    return sid, fam, kind, sample, rep
+
+
+def _assembly(rates, sid, fam, kind, sample, rep, region=None, **attrs):
+    ncoords = {} if region is None else {"region": region}
+    return make_assembly(
+        rates, stimulus_id=sid,
+        presentation_coords={"texture_family": fam, "texture_type": kind, "sample": sample,
+                             "repetition": rep},
+        neuroid_coords=ncoords, attrs={"simulated": 1, "source": "planted", **attrs})
+
+
+def _noinfo_population(n_units=20, n_families=5, n_samples=5, n_reps=6, seed=0):
+    """Poisson trials at one constant rate per unit: no stimulus information at all."""
+    rng = np.random.default_rng(seed)
+    sid, fam, kind, sample, rep = _layout(n_families, n_samples, n_reps)
+    lam = rng.uniform(5, 20, n_units)
+    counts = rng.poisson(lam, size=(len(sid), n_units)).astype(float)
+    return _assembly(counts, sid, fam, kind, sample, rep)
+
+
+def _planted_v1_v2(n_units=24, n_families=5, n_samples=6, n_reps=8, seed=0):
+    """Planted V1-like and V2-like populations over one FreemanZiemba-layout design.
+
+    V1 units see only the amplitude spectrum, which a texture and its matched noise
+    share: identical rates for both (modulation index 0), weak family signal and
+    large image-to-image variation. V2 units add a response to naturalistic
+    structure (texture only: positive index) that is defined by the family (strong
+    family signal, small image-specific variation). Poisson trial noise.
+    """
+    rng = np.random.default_rng(seed)
+    sid, fam, kind, sample, rep = _layout(n_families, n_samples, n_reps)
+    f_idx = np.array([int(f[1:]) for f in fam])
+    spec = rng.normal(size=(n_families, 6))                  # spectral family feature
+    image = rng.normal(size=(n_families, n_samples, 6))      # image-specific spectral jitter
+    higher = rng.normal(size=(n_families, 6))                # higher-order family feature
+    w1 = rng.normal(size=(6, n_units))
+    w2 = rng.normal(size=(6, n_units))
+    v1 = 10 * np.exp(0.25 * (0.4 * spec[f_idx] + image[f_idx, sample]) @ w1 / np.sqrt(6))
+    drive = np.where(kind == "texture", 1.0, 0.0)[:, None]
+    v2 = 10 * np.exp(0.25 * (0.4 * spec[f_idx] + 0.2 * image[f_idx, sample]) @ w2 / np.sqrt(6)) \
+        * (1 + drive * (0.6 + 0.4 * np.tanh(higher[f_idx] @ w2 / np.sqrt(6))))
+    rates = np.concatenate([v1, v2], axis=1)
+    trials = rng.poisson(rates).astype(float)
+    region = ["V1"] * n_units + ["V2"] * n_units
+    return _assembly(trials, sid, fam, kind, sample, rep, region=region)
+
+
+# --------------------------------------------------------------------------------------
+# modulation index
+# --------------------------------------------------------------------------------------
+
+
+def _two_family_known():
+    # unit 0: family a tex 3 / noise 1 (MI 0.5), family b tex 1 / noise 1 (MI 0)
+    # unit 1: constant 2 everywhere (MI 0). Sample 0 has 3 repetitions spread ±1 around the
+    # mean, sample 1 one repetition: averaging repetitions first weights images equally.
+    means = {("a", "texture"): 3.0, ("a", "noise"): 1.0, ("b", "texture"): 1.0, ("b", "noise"): 1.0}
+    rows, vals = [], []
+    for (f, k), m in means.items():
+        for j, reps in ((0, (-0.5, 0.0, 0.5)), (1, (0.0,))):
+            for r, delta in enumerate(reps):
+                rows.append((f"{f}-{k}-{j}", f, k, j, r))
+                vals.append([m + delta, 2.0])
+    sid, fam, kind, sample, rep = map(np.array, zip(*rows))
+    return _assembly(np.array(vals), sid, fam, kind, sample, rep)
+
+
+def test_modulation_index_closed_form_per_family_overall_and_pooled():
+    a = _two_family_known()
+    pf = modulation_index(a, per_family=True)
+    assert pf.dims == ("texture_family", "neuroid")
+    np.testing.assert_allclose(pf.sel(texture_family="a").values, [0.5, 0.0])
+    np.testing.assert_allclose(pf.sel(texture_family="b").values, [0.0, 0.0])
+    np.testing.assert_allclose(modulation_index(a).values, [0.25, 0.0])  # mean over families
+    # pooled: r_texture = 2, r_noise = 1 -> 1/3
+    np.testing.assert_allclose(modulation_index(a, overall="pooled").values, [1 / 3, 0.0])
+    assert modulation_index(a)["neuroid_id"].values.tolist() == ["n0", "n1"]
+
+
+def test_modulation_index_errors_and_undefined_policy():
+    a = _two_family_known()
+    with pytest.raises(ValueError, match="texture_type"):
+        modulation_index(a.drop_vars("texture_type"))
+    with pytest.raises(ValueError, match="'texture' or 'noise'"):
+        modulation_index(a.assign_coords(texture_type=("presentation",
+                                                       np.full(a.sizes["presentation"], "x"))))
+    silent = a.copy(data=np.column_stack([a.values[:, 0], np.zeros(a.sizes["presentation"])]))
+    with pytest.raises(ValueError, match=r"undefined for 1 neuroid.*n1"):
+        modulation_index(silent)
+    nan = modulation_index(silent, undefined="nan")
+    assert nan.values[0] == pytest.approx(0.25) and np.isnan(nan.values[1])
+    dropped = modulation_index(silent, undefined="drop")
+    assert dropped["neuroid_id"].values.tolist() == ["n0"]
+    negative = a.copy(data=a.values - 2.5)
+    with pytest.raises(ValueError, match="non-negative"):
+        modulation_index(negative)
+    with pytest.raises(ValueError, match="time_bin"):
+        modulation_index(make_assembly(np.ones((2, 1, 3)), stimulus_id=["a", "b"]))
+
+
+def test_planted_v2_is_more_texture_modulated_than_v1():
+    rec = _planted_v1_v2()
+    table = modulation_table(rec)
+    overall = table[table["texture_family"] == "all"].groupby("population")["modulation_index"]
+    med = overall.median()
+    assert abs(med["V1"]) < 0.05            # V1 ≈ 0 (planted: identical rates for both types)
+    assert med["V2"] > 0.15                 # V2 clearly positive (planted boost 0.2-1.0)
+    assert med["V2"] > med["V1"] + 0.1
+    # per-family rows: one per (population, family, unit)
+    assert len(table[table["texture_family"] != "all"]) == 2 * 24 * 5
+
+
+# --------------------------------------------------------------------------------------
+# the decoder
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("d", [5, 90])  # d < n (primal solve) and d > n (Woodbury, dual)
+def test_lda_matches_sklearn_shrunk_covariance_lda(d):
+    from sklearn.covariance import ShrunkCovariance
+    from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+
+    rng = np.random.default_rng(d)
+    y = np.repeat(np.arange(3), 20)
+    x = rng.normal(size=(60, d)) + 0.7 * np.eye(3)[y] @ rng.normal(size=(3, d))
+    xt = rng.normal(size=(25, d))
+    ours = _lda_scores(torch.tensor(x)[None], torch.tensor(y), torch.tensor(xt)[None], 3,
+                       shrinkage=0.3, ridge=0.0)[0].numpy()
+    ref = LinearDiscriminantAnalysis(
+        solver="lsqr", covariance_estimator=ShrunkCovariance(shrinkage=0.3)).fit(x, y)
+    np.testing.assert_allclose(ours, ref.decision_function(xt), rtol=1e-9, atol=1e-9)
+
+
+# --------------------------------------------------------------------------------------
+# family vs sample decoding
+# --------------------------------------------------------------------------------------
+
+
+def test_planted_v2_decodes_family_better_than_v1():
+    rec = _planted_v1_v2()
+    res = family_decoding(rec, population_sizes=[4, 24], n_draws=5, progress=False)
+    full = res[res["population_size"] == 24].set_index(["population", "kind"])["accuracy"]
+    assert full["V2", "family"] > full["V1", "family"] + 0.1
+    assert full["V2", "family"] > 0.8
+    # both carry sample information above chance (1/6); planted image-specific variation is
+    # larger in V1, so V1 decodes samples better (Ziemba et al. 2016: family relative to sample
+    # is better in V2)
+    assert full["V1", "sample"] > 1 / 6 + 0.1 and full["V2", "sample"] > 1 / 6 + 0.05
+    assert full["V1", "sample"] > full["V2", "sample"]
+    assert set(res["kind"]) == {"family", "sample"}
+    # bigger populations decode better (mean over draws)
+    fam = res[res["kind"] == "family"].groupby(["population", "population_size"])["accuracy"].mean()
+    assert fam["V2", 24] > fam["V2", 4]
+
+
+def test_population_without_family_information_decodes_at_chance():
+    rec = _noinfo_population()
+    res = family_decoding(rec, population_sizes=[20], n_draws=1, progress=False)
+    for kind, n_classes in (("family", 5), ("sample", 5)):
+        row = res[res["kind"] == kind].iloc[0]
+        assert row["chance"] == pytest.approx(1 / n_classes)
+        lo, hi = stats.binom.interval(0.99, row["n_test"], 1 / n_classes)
+        assert lo <= row["n_correct"] <= hi, (kind, row["n_correct"], lo, hi)
+    # draws of subpopulations: the mean over draws is also inside the single-draw interval
+    res = family_decoding(rec, population_sizes=[5], n_draws=10, kinds=("family",), progress=False)
+    lo, hi = stats.binom.interval(0.99, res["n_test"].iloc[0], 0.2)
+    assert lo <= res["n_correct"].mean() <= hi
+
+
+def test_family_decoding_input_errors():
+    rec = _noinfo_population(n_reps=2)
+    with pytest.raises(ValueError, match="repetitions|presentation"):
+        family_decoding(rec, kinds=("sample",), progress=False)
+    det = rec.isel(presentation=np.flatnonzero(rec["repetition"].values == 0))
+    res = family_decoding(det, population_sizes=[20], n_draws=1, progress=False)
+    assert set(res["kind"]) == {"family"}  # deterministic responses: no sample decoding
+    with pytest.raises(ValueError, match="'sample'"):
+        family_decoding(rec.drop_vars("sample"), progress=False)
+
+
+# --------------------------------------------------------------------------------------
+# data efficiency
+# --------------------------------------------------------------------------------------
+
+
+def _gaussian_classes(n_per_class, delta, sigma, seed):
+    rng = np.random.default_rng(seed)
+    y = np.repeat([0, 1], n_per_class)
+    x = rng.normal(0, sigma, size=(2 * n_per_class, 1)) + delta * y[:, None]
+    sid = [f"s{i:04d}" for i in range(len(y))]
+    return make_assembly(x, stimulus_id=sid,
+                         presentation_coords={"texture_family": np.array(["a", "b"])[y]})
+
+
+def test_data_efficiency_reaches_bayes_accuracy_of_gaussian_classes():
+    # two 1-D Gaussian classes N(0, 1) and N(2, 1): Bayes accuracy Φ(Δ / 2σ) = Φ(1)
+    asm = _gaussian_classes(2000, delta=2.0, sigma=1.0, seed=1)  # sd of accuracy ≈ 0.006
+    res = data_efficiency({"gauss": asm}, n_train=[1, 50], n_draws=20, progress=False)
+    mean = res.groupby("n_train")["accuracy"].mean()
+    assert mean[50] == pytest.approx(stats.norm.cdf(1.0), abs=0.02)
+    assert mean[1] < mean[50]
+
+
+def test_data_efficiency_compares_models_and_noise_is_at_chance():
+    rng = np.random.default_rng(3)
+    sid, fam, kind, sample, rep = _layout(4, 12, 1)
+    f_idx = np.array([int(f[1:]) for f in fam])
+    centers = rng.normal(size=(4, 30))
+    good = centers[f_idx] + 0.5 * rng.normal(size=(len(sid), 30))
+    noise = rng.normal(size=(len(sid), 30))
+    models = {"informative": _assembly(good, sid, fam, kind, sample, rep),
+              "noise": _assembly(noise, sid, fam, kind, sample, rep)}
+    res = data_efficiency(models, n_train=[1, 2, 5, 10], n_draws=10, progress=False)
+    mean = res.groupby(["model", "n_train"])["accuracy"].mean()
+    assert mean["informative", 1] > 0.9          # well separated: one example suffices
+    n_test = res[(res["model"] == "noise") & (res["n_train"] == 2)]["n_test"].iloc[0]
+    lo, hi = stats.binom.interval(0.99, n_test, 0.25)
+    assert lo / n_test <= mean["noise", 2] <= hi / n_test
+    assert (res["n_test"] == 4 * (12 - res["n_train"])).all()  # textures only, rest tested
+    with pytest.raises(ValueError, match="n_train"):
+        data_efficiency(models, n_train=[12], progress=False)
+    other = models["noise"].isel(presentation=slice(0, 40))
+    with pytest.raises(ValueError, match="different stimuli"):
+        data_efficiency({"a": models["noise"], "b": other}, progress=False)
+
+
+# --------------------------------------------------------------------------------------
+# figures
+# --------------------------------------------------------------------------------------
+
+
+def test_figures_are_labelled_with_units():
+    import matplotlib.pyplot as plt
+
+    rec = _planted_v1_v2(n_units=6, n_samples=5, n_reps=5)
+    fig = plot_modulation_index(rec)
+    ax = fig.axes[0]
+    assert "unitless" in ax.get_xlabel() and [t.get_text() for t in ax.get_yticklabels()] == ["V1", "V2"]
+    dec = family_decoding(rec, population_sizes=[2, 6], n_draws=2, progress=False)
+    fig2 = plot_family_decoding(dec)
+    assert "[units]" in fig2.axes[0].get_xlabel() and "fraction" in fig2.axes[0].get_ylabel()
+    eff = data_efficiency({"V1": rec.sel(neuroid=rec["region"] == "V1")}, n_train=[1, 2],
+                          n_draws=3, progress=False)
+    fig3 = plot_data_efficiency(eff)
+    assert "images" in fig3.axes[0].get_xlabel()
+    assert isinstance(eff, pd.DataFrame)
+    for f in (fig, fig2, fig3):
+        plt.close(f)
