@@ -472,11 +472,15 @@ class LayerScores:
         the held-out stimuli, so no selection touches the test split.
     best_layers : dict
         region → best layer.
+    choices : pandas.DataFrame
+        One row per (region, outer split): the layer chosen on that split's
+        training stimuli and its held-out score.
     """
 
     table: pd.DataFrame
     summary: pd.DataFrame
     best_layers: dict
+    choices: pd.DataFrame
     simulated: bool = False
 
     def to_dataframe(self) -> pd.DataFrame:
@@ -574,7 +578,7 @@ def score_layers(
             bar.update(1)
         del prepared
     bar.close()
-    rows, summary = [], []
+    rows, summary, choices = [], [], []
     best_layers = {}
     for ri, reg in enumerate(regions):
         filled = np.where(np.isnan(inner_score[:, ri]), -np.inf, inner_score[:, ri])
@@ -583,6 +587,8 @@ def score_layers(
         score, error = _mean_and_sem(nested)
         counts = np.bincount(chosen, minlength=len(names))
         best = names[int(np.argmax(counts))]
+        choices += [{"region": reg, "split": s, "layer": names[c], "score": nested[s]}
+                    for s, c in enumerate(chosen)]
         best_layers[reg] = best
         summary.append({"region": reg, "best_layer": best, "score": score, "error": error,
                         "n_splits": n_splits, "regression": regression, "simulated": simulated})
@@ -591,7 +597,8 @@ def score_layers(
             rows.append({"region": reg, "layer": name, "layer_index": li, "score": sc, "error": er,
                          "selected": counts[li] / n_splits, "regression": regression,
                          "simulated": simulated})
-    return LayerScores(pd.DataFrame(rows), pd.DataFrame(summary), best_layers, simulated)
+    return LayerScores(pd.DataFrame(rows), pd.DataFrame(summary), best_layers, pd.DataFrame(choices),
+                       simulated)
 
 
 def plot_layer_scores(result: LayerScores, ax=None):

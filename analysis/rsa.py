@@ -366,6 +366,12 @@ def _compare_mats(ma: torch.Tensor, mb: torch.Tensor, method: str) -> torch.Tens
     raise ValueError(f"unknown comparison method {method!r}; choose one of {list(COMPARE_METHODS)}")
 
 
+def _is_single(r) -> bool:
+    """One RDM: an (n, n) matrix or one upper-triangle vector (not a stack)."""
+    shape = tuple(r.shape) if hasattr(r, "shape") else np.shape(r)
+    return len(shape) == 1 or (len(shape) == 2 and shape[0] == shape[1])
+
+
 def compare_rdms(a, b, method: str = "spearman"):
     """Similarity of two RDMs (or of every pair from two stacks).
 
@@ -392,9 +398,7 @@ def compare_rdms(a, b, method: str = "spearman"):
     _check_finite(mb, "the second RDM")
     mb = mb.to(ma.device)
     out = _compare_mats(ma, mb, method).cpu().numpy()
-    single = lambda r: (isinstance(r, xr.DataArray) and r.ndim == 2) or np.ndim(r) in (1, 2) and not (
-        np.ndim(r) == 2 and np.shape(r)[0] != np.shape(r)[1])
-    if single(a) and single(b):
+    if _is_single(a) and _is_single(b):
         return float(out[0, 0])
     return out
 
@@ -630,8 +634,11 @@ def _gram(x: torch.Tensor, kernel: str, sigma, threshold: float) -> torch.Tensor
     sq = torch.clamp(_pairwise(x, x, None), min=0.0)
     sq = 0.5 * (sq + sq.T)
     sq.fill_diagonal_(0.0)
-    if sigma is None:
-        s2 = threshold**2 * torch.median(sq.flatten()) if False else threshold**2 * torch.quantile(sq.flatten(), 0.5)
+    if sigma is None:  # median of all squared distances (numpy's median: mean of the middle two)
+        flat = torch.sort(sq.flatten()).values
+        m = flat.numel()
+        med = 0.5 * (flat[(m - 1) // 2] + flat[m // 2])
+        s2 = threshold**2 * med
     else:
         s2 = torch.as_tensor(float(sigma) ** 2, dtype=x.dtype, device=x.device)
     return torch.exp(-sq / (2 * s2))

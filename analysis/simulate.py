@@ -286,10 +286,9 @@ class SimulatedPopulation:
             # neighbouring orientations (same scale) around the preference, plus small
             # mixed-sign weights on every other pair
             near = (d_ori <= 1) & (np.abs(scale - pref_s) <= 1)
-            structured = (near[:, None] & near[None, :]) & ~np.eye(k, dtype=bool)
+            structured = near[:, None] & near[None, :]
             w = np.where(structured, 1.0, 0.0) + 0.15 * rng.standard_normal((k, k))
-            w = np.triu(w, 1)
-            w2[i] = (w + w.T) / 2
+            w2[i] = (np.triu(w) + np.triu(w, 1).T) / 2 + np.diag(np.diag(w)) / 2
             beta[i] = rng.uniform(0.5, 1.0)
             rows.append({
                 "neuroid_id": f"V2_{i:03d}", "region": "V2", "unit_type": "v2",

@@ -204,7 +204,7 @@ def modulation_index(
     ...                   stimulus_id=["a-t", "a-n", "b-t", "b-n"],
     ...                   presentation_coords={"texture_type": ["texture", "noise"] * 2,
     ...                                        "texture_family": ["a", "a", "b", "b"]})
-    >>> float(modulation_index(a))  # mean of 1/3 (family a) and 0 (family b)
+    >>> modulation_index(a).item()  # mean of 1/3 (family a) and 0 (family b)
     0.16666666666666666
     """
     if undefined not in _UNDEFINED:
@@ -496,6 +496,7 @@ def family_decoding(
     standardize: bool = True,
     seed: int = 0,
     device=None,
+    max_batch_bytes: float = 2**28,
     progress: bool = True,
 ) -> pd.DataFrame:
     """Decode texture family across samples and sample within family (Ziemba et al. 2016).
@@ -545,6 +546,8 @@ def family_decoding(
         Seeds folds and subpopulation draws.
     device : torch device, optional
         Where the decoders are solved (default CPU).
+    max_batch_bytes : float
+        Memory budget for one chunk of subpopulation draws (wide model layers).
     progress : bool
 
     Returns
@@ -618,9 +621,6 @@ def family_decoding(
             units = torch.as_tensor(
                 np.stack([rng.choice(n_units, m, replace=False) for _ in range(draws)]),
                 device=dev)
-            x = data[:, units].permute(1, 0, 2)  # (draws, n_trials, m)
-            correct = torch.zeros(draws, dtype=torch.float64, device=dev)
-            n_test = 0
             if kind == "family":
                 chance = 1.0 / len(fam_labels)
                 groups = [(np.arange(len(fam)), fam, family_folds)]
@@ -631,17 +631,25 @@ def family_decoding(
                     labels, codes = _codes(samples[idx])
                     groups.append((idx, codes, sample_folds[idx]))
                 chance = float(np.mean([1.0 / len(np.unique(g[1])) for g in groups]))
-            for idx, labels, folds in groups:
-                n_classes = int(labels.max()) + 1
-                for k in range(n_splits):
-                    tr, te = idx[folds != k], idx[folds == k]
-                    if len(te) == 0:
-                        continue
-                    y_tr = torch.as_tensor(labels[folds != k], device=dev)
-                    pred = _decode(x[:, tr], y_tr, x[:, te], n_classes, shrinkage, standardize)
-                    y_te = torch.as_tensor(labels[folds == k], device=dev)
-                    correct += (pred == y_te).sum(1).to(torch.float64)
-                    n_test += len(te)
+            # draws are solved in chunks that keep a few copies of (chunk, trials, m) in budget
+            chunk = max(1, int(max_batch_bytes // (8.0 * 4 * data.shape[0] * m)))
+            correct = torch.zeros(draws, dtype=torch.float64, device=dev)
+            for start in range(0, draws, chunk):
+                sl = slice(start, min(draws, start + chunk))
+                x = data[:, units[sl]].permute(1, 0, 2)  # (chunk, n_trials, m)
+                n_test = 0
+                for idx, labels, folds in groups:
+                    n_classes = int(labels.max()) + 1
+                    for k in range(n_splits):
+                        tr, te = idx[folds != k], idx[folds == k]
+                        if len(te) == 0:
+                            continue
+                        y_tr = torch.as_tensor(labels[folds != k], device=dev)
+                        pred = _decode(x[:, tr], y_tr, x[:, te], n_classes, shrinkage,
+                                       standardize)
+                        y_te = torch.as_tensor(labels[folds == k], device=dev)
+                        correct[sl] += (pred == y_te).sum(1).to(torch.float64)
+                        n_test += len(te)
             for d, c in enumerate(correct.cpu().numpy()):
                 rows.append({"population": name, "kind": kind, "population_size": m,
                              "draw": d, "accuracy": c / n_test, "n_correct": int(c),

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -58,8 +59,7 @@ def write_report(run: Run, title: str, intro: str, provenance: dict) -> Path:
     for sec in run.sections():
         parts += [f"## {sec.title}", "", sec.reading, ""]
         for fig in sec.figures:
-            rel = Path(fig)
-            rel = rel.relative_to(run.out) if rel.is_absolute() and run.out in rel.parents else rel
+            rel = Path(os.path.relpath(Path(run.out, fig).resolve(), run.out))
             parts += [f"![{sec.title}]({rel.as_posix()})", ""]
         if sec.table:
             parts += [sec.table, ""]

@@ -106,7 +106,7 @@ class Run:
     """
 
     def __init__(self, out: str | os.PathLike, config: dict, name: str, log: Callable[[str], None] = print):
-        self.out = Path(out)
+        self.out = Path(out).resolve()
         self.out.mkdir(parents=True, exist_ok=True)
         (self.out / "stages").mkdir(exist_ok=True)
         (self.out / "figures").mkdir(exist_ok=True)
@@ -151,6 +151,20 @@ class Run:
         self.flops[name] = float(record["_flops"])
         self.log(f"[{self.name}] stage {name}: done in {wall:.1f} s")
         return record
+
+    @classmethod
+    def open_finished(cls, out: str | os.PathLike, name: str) -> "Run":
+        """A read-only view of a finished run folder: every stage record, nothing recomputed."""
+        run = cls.__new__(cls)
+        run.out, run.name, run.log = Path(out).resolve(), name, (lambda *_: None)
+        run.config = json.loads((run.out / "config.json").read_text())
+        run.records, run.timings, run.flops = {}, {}, {}
+        for rec_path in sorted((run.out / "stages").glob("*.json"), key=lambda p: p.stat().st_mtime):
+            record = _from_jsonable(json.loads(rec_path.read_text()))
+            run.records[rec_path.stem] = record
+            run.timings[rec_path.stem] = float(record.get("_wall_s", 0.0))
+            run.flops[rec_path.stem] = float(record.get("_flops", 0.0))
+        return run
 
     # ---- collected outputs -------------------------------------------------
     def headlines(self) -> list[Headline]:

@@ -69,7 +69,7 @@ def to_grayscale(array, size: int | None = None) -> torch.Tensor:
     ``0.2125 R + 0.7154 G + 0.0721 B``. With ``size``, the short side is resized to
     ``size`` pixels (antialiased bilinear).
     """
-    x = torch.as_tensor(np.asarray(array)) if not isinstance(array, torch.Tensor) else array
+    x = torch.from_numpy(np.array(array)) if not isinstance(array, torch.Tensor) else array
     if not torch.is_floating_point(x):
         x = x.to(torch.float32) / float(torch.iinfo(x.dtype).max)
     x = x.to(torch.float32)

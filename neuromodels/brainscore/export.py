@@ -126,6 +126,17 @@ def _inside(path: Path, folder: Path) -> bool:
     return path == folder or folder in path.parents
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _publish(path, mode: int = 0o666) -> None:
+    """Give a file written through ``mkstemp``/``mkdtemp`` (private) the usual permissions."""
+    os.chmod(path, mode & ~_umask())
+
+
 def _atomic_write_bytes(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -134,6 +145,7 @@ def _atomic_write_bytes(path: Path, data: bytes) -> None:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+        _publish(tmp)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -437,6 +449,7 @@ def zip_plugin(folder, zip_path=None) -> Path:
         size = os.path.getsize(tmp)
         if size > MAX_UPLOAD_BYTES:
             raise PluginExportError(f"the zip would be {size / 1e6:.1f} MB, over the 50 MB upload limit")
+        _publish(tmp)
         os.replace(tmp, zip_path)
     except BaseException:
         if os.path.exists(tmp):
@@ -653,6 +666,7 @@ def export_plugin(
     os.close(fd)
     try:
         torch.save(state, tmp)
+        _publish(tmp)
         os.replace(tmp, weights_file)
     except BaseException:
         if os.path.exists(tmp):
@@ -743,6 +757,7 @@ def export_plugin(
         }
         _write_text(staging / _MANIFEST, json.dumps(manifest, indent=2) + "\n")
         check_plugin_folder(staging)
+        _publish(staging, 0o777)
         if out.exists():
             backup = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
             os.replace(out, backup / out.name)

@@ -212,13 +212,15 @@ def test_zuko_flow_log_prob_matches_zuko():
 
 def test_penalized_nonlinear_flow_trains_with_hutchinson_penalty():
     """A MAF with the penalty shrinks Gaussian data like the linear theory predicts."""
-    x = _gaussian(3000, seed=7).float()
+    x = _gaussian(1500, seed=7).float()
     alpha = 0.1
     flow = fit_flow(x, "maf", alpha, transforms=1, hidden_features=(8,), lr=1e-2,
-                    max_epochs=40, patience=5, progress=False)
+                    max_epochs=30, patience=5, progress=False)
     J = jacobians(flow, x[:200])
     target = torch.linalg.inv(SIGMA + 2 * alpha * torch.eye(3, dtype=F64)).float()
     mean_JtJ = (J.transpose(1, 2) @ J).mean(0)
+    # tolerance covers the sampling error of a 1350-point covariance (~4%) and the
+    # noise of the one-probe Hutchinson estimate during training
     assert _rel(mean_JtJ, target) < 0.1
 
 
@@ -239,18 +241,18 @@ def test_orientation_recovers_planted_smooth_field():
 
 @pytest.mark.parametrize("connect", [True, False])
 def test_orientation_handles_disconnected_parts(connect):
-    """Two far-apart clusters: joined through their closest points, or each oriented by
-    the root convention (largest-magnitude entry positive); both give one orientation."""
+    """Two far-apart clusters: joined through their closest points (orientation
+    propagates), or each oriented by the root convention (largest-magnitude entry > 0)."""
     pts = np.concatenate([np.zeros((5, 2)) + np.arange(5)[:, None] * 0.01,
                           np.full((5, 2), 100.0) + np.arange(5)[:, None] * 0.01])
-    field = np.array([[0.6, 0.8]] * 5 + [[0.8, -0.6]] * 5)[:, None, :]
+    w = np.array([0.95, 0.31]) / np.hypot(0.95, 0.31)
+    field = np.array([[0.6, -0.8]] * 5 + [w] * 5)[:, None, :]
     flips = np.array([1, -1, 1, -1, 1, -1, 1, -1, -1, 1.0])[:, None, None]
     signs = orient_components(pts, field * flips, n_neighbors=2, connect=connect)
-    oriented = signs[:, :, None] * field * flips
-    np.testing.assert_allclose(oriented[:5], field[:5])  # root part: convention
-    # second part: joined -> agrees with the root part's vector (0.6*0.8 - 0.8*0.6 = 0
-    # is a tie resolved to +1); separate -> its own convention (largest entry positive)
-    np.testing.assert_allclose(oriented[5:], field[5:])
+    oriented = (signs[:, :, None] * field * flips)[:, 0]
+    np.testing.assert_allclose(oriented[:5], np.tile([-0.6, 0.8], (5, 1)))  # convention
+    # joined: w must agree with (-0.6, 0.8), so it becomes -w; separate: its own convention
+    np.testing.assert_allclose(oriented[5:], np.tile(-w if connect else w, (5, 1)))
 
 
 def test_local_components_on_curve_are_sign_consistent():

@@ -287,3 +287,14 @@ def test_figures_are_labelled_with_units():
     assert isinstance(eff, pd.DataFrame)
     for f in (fig, fig2, fig3):
         plt.close(f)
+
+
+def test_results_do_not_depend_on_the_memory_chunking_of_draws():
+    rec = _planted_v1_v2(n_units=8, n_samples=5, n_reps=5)
+    a = family_decoding(rec, population_sizes=[3], n_draws=4, progress=False)
+    b = family_decoding(rec, population_sizes=[3], n_draws=4, max_batch_bytes=1, progress=False)
+    pd.testing.assert_frame_equal(a, b)
+    models = {"V1": rec.sel(neuroid=rec["region"] == "V1")}
+    a = data_efficiency(models, n_train=[2], n_draws=5, progress=False)
+    b = data_efficiency(models, n_train=[2], n_draws=5, max_batch_bytes=1, progress=False)
+    pd.testing.assert_frame_equal(a, b)

@@ -1,0 +1,255 @@
+"""Stages shared by several reproductions: stimuli, recordings, training, activations, scores.
+
+Each function here is a stage body for :meth:`experiments.runner.Run.stage` or a
+loader of what such a stage wrote, so every reproduction builds, trains and scores
+the same way.
+"""
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from analysis import assemblies  # noqa: E402
+
+from ..common import load_stimulus_set, save_stimulus_set  # noqa: E402
+from ..provenance import format_flops  # noqa: E402
+from ..runner import Headline, Run, Section  # noqa: E402
+
+__all__ = [
+    "stimuli_stage", "recordings_stage", "train_stage", "load_trained", "activations_stage",
+    "load_activations", "source_label", "savefig",
+]
+
+
+def savefig(fig, path: Path) -> str:
+    """Save a figure as PNG (atomically) and close it; return its path."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.stem}.tmp.png")
+    fig.savefig(tmp, dpi=120, bbox_inches="tight")
+    tmp.replace(path)
+    plt.close(fig)
+    return str(path)
+
+
+# --------------------------------------------------------------------------- stimuli
+def stimuli_stage(run: Run, cfg: dict) -> dict:
+    """Build the FreemanZiemba2013-layout texture stimulus set and save it."""
+    from analysis.stimuli import texture_stimulus_set
+
+    stim = texture_stimulus_set(
+        samples_per_family=cfg["samples_per_family"], size=cfg["size"], n_iter=cfg.get("n_iter", 0),
+        seed=run.config.get("seed", 0), progress=True,
+    )
+    save_stimulus_set(stim, run.path("stimuli"))
+    fig = _plot_examples(stim)
+    fam = stim.table["texture_family"].unique()
+    method = stim.attrs.get("texture_method", "synthesized" if cfg.get("n_iter", 0) else "source crops")
+    return {
+        "metrics": [{"metric": "n_stimuli", "value": len(stim)}, {"metric": "n_families", "value": len(fam)}],
+        "sections": [Section(
+            "Stimuli",
+            f"{len(fam)} texture families × {{texture, spectrally matched noise}} × "
+            f"{cfg['samples_per_family']} samples at {cfg['size']} px ({stim.visual_degrees}°), laid out "
+            f"like FreemanZiemba2013. 'Texture' images: {method}; noise images are phase-randomized "
+            f"copies with the same amplitude spectrum.",
+            [savefig(fig, run.figure_path("stimuli"))])],
+    }
+
+
+def _plot_examples(stim, n_samples: int = 3):
+    import seaborn as sns
+
+    sns.set_theme(style="white")
+    table = stim.table
+    families = list(table["texture_family"].unique())
+    imgs = stim.load_images()
+    fig, axes = plt.subplots(len(families), 2 * n_samples, figsize=(1.4 * 2 * n_samples, 1.5 * len(families)),
+                             squeeze=False)
+    for i, fam in enumerate(families):
+        for j, kind in enumerate(("texture", "noise")):
+            rows = np.flatnonzero((table["texture_family"] == fam) & (table["texture_type"] == kind))
+            for k, r in enumerate(rows[:n_samples]):
+                ax = axes[i, j * n_samples + k]
+                ax.imshow(imgs[r, 0], cmap="gray", vmin=0, vmax=1)
+                ax.set_xticks([]), ax.set_yticks([])
+                if i == 0:
+                    ax.set_title(f"{kind} {k + 1}", fontsize=8)
+        axes[i, 0].set_ylabel(fam, fontsize=8)
+    fig.suptitle("Example stimuli: naturalistic textures (left) and spectrally matched noise (right)", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def load_stimuli(run: Run):
+    return load_stimulus_set(run.path("stimuli"))
+
+
+# ------------------------------------------------------------------------ recordings
+def recordings_stage(run: Run, cfg: dict) -> dict:
+    """Real FreemanZiemba2013 V1/V2 responses when available locally, otherwise simulated ones."""
+    stim = load_stimuli(run)
+    recording, source = None, None
+    if cfg.get("dataset"):
+        recording = _try_real_recordings(cfg["dataset"], stim, run.log)
+        source = cfg["dataset"] if recording is not None else None
+    if recording is None:
+        from analysis.simulate import simulate_recordings
+
+        recording = simulate_recordings(
+            stim, n_units=dict(cfg["n_units"]), n_repetitions=cfg["n_repetitions"],
+            noise=cfg.get("noise", 1.0), seed=run.config.get("seed", 0), image_size=cfg.get("image_size", 64),
+        )
+        source = "simulated"
+    assemblies.save(recording, run.path("recordings.nc"))
+    from analysis.predictivity import internal_consistency
+
+    metrics, rows = [], []
+    for region in pd.unique(recording["region"].values):
+        sub = recording.isel(neuroid=np.flatnonzero(recording["region"].values == region))
+        ceiling = internal_consistency(sub)
+        metrics.append({"metric": "ceiling", "region": str(region), "value": float(ceiling),
+                        "error": float(getattr(ceiling, "error", np.nan)), "source": source})
+        rows.append(f"| {region} | {sub.sizes['neuroid']} | {float(ceiling):.3f} |")
+    table = "| region | units | internal consistency (Spearman–Brown) |\n|---|---|---|\n" + "\n".join(rows)
+    what = ("simulated recordings from `analysis.simulate` (V1-like LN units and V2-like LN-LN units "
+            "with Poisson-like trial noise; a known ground truth, **not macaque data**)"
+            if source == "simulated" else f"{source} recordings")
+    return {
+        "source": source,
+        "metrics": metrics,
+        "sections": [Section(
+            "Recordings",
+            f"Neural data: {what}, {recording.sizes['presentation']} presentations. The ceilings below "
+            f"bound every predictivity score that follows.", table=table)],
+    }
+
+
+def _try_real_recordings(name: str, stim, log):
+    """Load a real dataset through its manifest if its files are present; None otherwise."""
+    try:
+        from analysis import datasets
+    except ImportError:
+        return None
+    loader = getattr(datasets, "load_freeman_ziemba2013", None)
+    if loader is None:
+        return None
+    try:
+        recording, real_stimuli = loader()
+    except (FileNotFoundError, OSError, ValueError) as err:
+        log(f"{name} not available locally ({str(err).splitlines()[0]}); using simulated recordings")
+        return None
+    log(f"{name} found locally; scoring real recordings")
+    return recording
+
+
+def source_label(run: Run) -> str:
+    return run.records["recordings"]["source"]
+
+
+# -------------------------------------------------------------------------- training
+def resolve_train_config(spec: dict) -> dict:
+    """A trainer config as nested dicts from ``{"config": FILE, "overrides": [...]}``.
+
+    ``FILE`` is a path or the name of a file in ``neuromodels/configs``; a spec
+    without ``config`` is taken as an inline trainer config.
+    """
+    from neuromodels.training.config import config_to_dict, load_config
+
+    if "config" not in spec:
+        return copy.deepcopy(spec)
+    path = Path(spec["config"])
+    if not path.exists():
+        import neuromodels
+
+        path = Path(neuromodels.__file__).resolve().parent / "configs" / spec["config"]
+    return config_to_dict(load_config(path, list(spec.get("overrides", []))))
+
+
+def train_stage(run: Run, name: str, train_cfg: dict, device) -> dict:
+    """Train one model with the toolkit's trainer; return checkpoint, FLOPs, loss figure."""
+    from neuromodels.training import train
+
+    cfg = resolve_train_config(train_cfg)
+    cfg.setdefault("run", {})
+    cfg["run"]["out_dir"] = str(run.path("train", name))
+    cfg["run"]["seed"] = run.config.get("seed", 0)
+    result = train(cfg, device=str(device), resume=True)
+    flops = _training_flops(result)
+    hist = pd.DataFrame(result.history)
+    first = hist.groupby("stage")["loss"].apply(lambda s: s.iloc[: max(1, len(s) // 10)].mean())
+    last = hist.groupby("stage")["loss"].apply(lambda s: s.iloc[-max(1, len(s) // 10):].mean())
+    fig = _plot_losses(hist, name)
+    metrics = [{"metric": "loss_first", "model": name, "stage": s, "value": float(first[s])} for s in first.index]
+    metrics += [{"metric": "loss_last", "model": name, "stage": s, "value": float(last[s])} for s in last.index]
+    return {
+        "checkpoint": str(result.checkpoint),
+        "steps": int(result.steps),
+        "_flops": float(flops),
+        "metrics": metrics + [{"metric": "training_flops", "model": name, "value": float(flops)}],
+        "figure": savefig(fig, run.figure_path(f"loss_{name}")),
+        "compute": format_flops(flops),
+    }
+
+
+def _training_flops(result) -> float:
+    """FLOPs of one measured step of each phase × that phase's steps (the trainer's summary)."""
+    import json
+
+    summary = Path(result.run_dir) / "summary.json"
+    total = json.loads(summary.read_text()).get("flops_total") if summary.exists() else None
+    return float(total or 0.0)
+
+
+def _plot_losses(hist: pd.DataFrame, name: str):
+    import seaborn as sns
+
+    sns.set_theme(style="whitegrid")
+    fig, ax = plt.subplots(figsize=(5, 3))
+    x = "step" if "step" in hist else hist.index
+    sns.lineplot(data=hist, x=x, y="loss", hue="stage", ax=ax, linewidth=1)
+    ax.set(xlabel="optimizer step", ylabel="local loss", title=f"Training loss: {name}")
+    fig.tight_layout()
+    return fig
+
+
+def load_trained(checkpoint: str):
+    from neuromodels.training import load_model
+
+    return load_model(checkpoint)
+
+
+# ------------------------------------------------------------------------ activations
+def activations_stage(run: Run, models: dict, cfg: dict, device, stimuli=None) -> dict:
+    """Extract activations of ``models`` = {name: (model, layers)} on the stimuli; save them."""
+    from analysis.activations import extract
+
+    stim = stimuli or load_stimuli(run)
+    index = {}
+    for name, (model, layers) in models.items():
+        model = model.to(device).eval()
+        acts = extract(model, stim, layers, batch_size=cfg.get("batch_size", 32), device=device,
+                       max_features=cfg.get("max_features"), seed=run.config.get("seed", 0))
+        index[name] = {}
+        for layer, asm in acts.items():
+            path = run.path("activations", name, f"{layer}.nc")
+            assemblies.save(asm, path)
+            index[name][layer] = str(path)
+    return {"activations": index}
+
+
+def load_activations(run: Run, stage: str = "activations") -> dict:
+    """{model: {layer: assembly}} written by an activations stage."""
+    index = run.records[stage]["activations"]
+    return {m: {layer: assemblies.load(p) for layer, p in layers.items()} for m, layers in index.items()}
+
+
+def headline(name: str, value, error=None, source="simulated", compute="", unit="") -> Headline:
+    return Headline(name=name, value=float(value), error=None if error is None else float(error),
+                    source=source, compute=compute, unit=unit)

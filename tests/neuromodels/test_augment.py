@@ -1,0 +1,96 @@
+"""Tests of the complexity-matched local deformations."""
+import math
+
+import pytest
+import torch
+
+from neuromodels import build_model
+from neuromodels.augment import LocalDeformation, displacement_field, matched_amplitude, warp
+
+
+def gen(seed=0):
+    return torch.Generator().manual_seed(seed)
+
+
+def test_zero_amplitude_is_exact_identity():
+    x = torch.rand(4, 1, 32, 32)
+    assert torch.equal(LocalDeformation(0.0, 8.0)(x, generator=gen()), x)
+    # the resampler itself is the identity for a zero field (up to float rounding)
+    assert torch.allclose(warp(x, torch.zeros(4, 2, 32, 32)), x, atol=1e-6)
+
+
+def test_warp_moves_content_by_the_displacement():
+    # a horizontal ramp sampled at x + 2 pixels is the ramp plus 2 (away from the border)
+    ramp = torch.arange(32.0).expand(1, 1, 32, 32).contiguous()
+    disp = torch.zeros(1, 2, 32, 32)
+    disp[:, 0] = 2.0
+    out = warp(ramp, disp)
+    assert torch.allclose(out[..., :, :28], ramp[..., :, :28] + 2.0, atol=1e-4)
+
+
+@pytest.mark.parametrize("amplitude", [0.5, 2.0])
+def test_rms_displacement_equals_amplitude(amplitude):
+    f = displacement_field(256, 64, 64, amplitude, 8.0, gen(1))
+    rms = float(f.pow(2).sum(1).mean().sqrt())
+    assert rms == pytest.approx(amplitude, rel=0.05)
+
+
+def test_mean_displacement_scales_linearly_with_amplitude():
+    means = [float(displacement_field(128, 48, 48, a, 6.0, gen(10 + i)).norm(dim=1).mean())
+             for i, a in enumerate([0.5, 1.0, 2.0, 4.0])]
+    ratios = [m / a for m, a in zip(means, [0.5, 1.0, 2.0, 4.0])]
+    for r in ratios:
+        assert r == pytest.approx(ratios[0], rel=0.05)
+
+
+@pytest.mark.parametrize("cell", [4.0, 8.0])
+def test_power_spectrum_is_below_the_cutoff(cell):
+    n = 64
+    f = displacement_field(64, n, n, 1.0, cell, gen(2), dtype=torch.float64)
+    f = f - f.mean((2, 3), keepdim=True)
+    w = torch.hann_window(n, periodic=False, dtype=torch.float64)
+    power = torch.fft.fft2(f * (w[:, None] * w[None, :])).abs().pow(2).mean((0, 1))
+    freq = torch.fft.fftfreq(n, dtype=torch.float64)
+    radius = torch.sqrt(freq[:, None] ** 2 + freq[None, :] ** 2)
+    above = float(power[radius > 1 / cell].sum() / power.sum())
+    assert above < 0.01
+    # white noise would put most of its power there: 1 - pi / cell^2 of the band
+    white_above = float((radius > 1 / cell).double().mean())
+    assert white_above > 0.7
+
+
+def test_translation_is_uniform_within_bounds():
+    d = LocalDeformation(0.0, 8.0, translation=3.0)
+    f = d.field(torch.zeros(500, 1, 16, 16), gen(3))
+    shift = f[:, :, 0, 0]
+    assert torch.allclose(f, shift[:, :, None, None].expand_as(f))
+    assert float(shift.abs().max()) <= 3.0
+    assert float(shift.var()) == pytest.approx(36 / 12, rel=0.15)  # Var U(-a, a) = a^2 / 3
+
+
+def test_deterministic_under_seed_and_varies_across_seeds():
+    x = torch.rand(3, 1, 32, 32)
+    d = LocalDeformation(1.5, 8.0, translation=1.0)
+    assert torch.equal(d(x, generator=gen(5)), d(x, generator=gen(5)))
+    assert not torch.allclose(d(x, generator=gen(5)), d(x, generator=gen(6)))
+
+
+def test_matched_amplitude_is_c_times_receptive_field():
+    model = build_model("lcl_v2")
+    rf = model.receptive_fields()
+    assert matched_amplitude(model, "stages.1", 0.1) == pytest.approx(0.1 * rf["stages.1"].size)
+    assert matched_amplitude(model, 0, 0.1) == pytest.approx(0.1 * rf["stages.0"].size)
+    d = LocalDeformation.matched(model, "stages.1", c=0.1, cell_c=0.5)
+    assert d.amplitude == pytest.approx(2.4) and d.cell_size == pytest.approx(12.0)
+    with pytest.raises(ValueError, match="unknown stage"):
+        matched_amplitude(model, "stages.5", 0.1)
+
+
+def test_bad_input_and_parameters():
+    with pytest.raises(ValueError, match="float tensor"):
+        LocalDeformation(1.0, 4.0)(torch.zeros(2, 8, 8))
+    with pytest.raises(ValueError, match="cell_size"):
+        LocalDeformation(1.0, 0.5)
+    with pytest.raises(ValueError, match=">= 0"):
+        LocalDeformation(-1.0, 4.0)
+    assert math.isfinite(float(LocalDeformation(1.0, 4.0)(torch.rand(1, 1, 8, 8), gen()).sum()))
