@@ -122,8 +122,8 @@ class RidgePath:
         Generalised cross-validation (cheapest: all α and neuroids from the
         eigenvalues) or exact leave-one-out error.
     device : torch device, optional
-        Where to compute (default CPU). dtype follows the features: float32
-        stays float32, anything else runs in float64.
+        Where to compute (default CPU). The Gram matrix is computed in the
+        features' dtype (float32 stays float32), the n × n algebra in float64.
     """
 
     name = "ridge"
@@ -141,7 +141,10 @@ class RidgePath:
         dtype = compute_dtype(X)
         X = _as_tensor(X, self.device, dtype)
         X = X - X.mean(0, keepdim=True)  # exact within any split; avoids cancellation
-        return _Gram(gram=X @ X.T, n_features=X.shape[1])
+        # the n²p product runs in the input's dtype; the small n×n algebra after it
+        # (eigendecomposition, α selection) runs in float64 so that near-equal GCV
+        # values are ranked the same way whatever the input precision
+        return _Gram(gram=(X @ X.T).to(torch.float64), n_features=X.shape[1])
 
     def _centred_blocks(self, G: torch.Tensor, train, test):
         tr = torch.as_tensor(np.asarray(train), device=G.device)

@@ -142,6 +142,11 @@ def validate(assembly: xr.DataArray, allow_nonfinite: bool = False) -> xr.DataAr
             )
         if assembly[coord].dims != (dim,):
             raise ValueError(f"coord {coord!r} must lie along {dim!r}, not {assembly[coord].dims}")
+    if assembly.dtype.kind not in "biufc":
+        raise ValueError(
+            f"assembly values must be numeric (responses in spikes/s or activations); got dtype "
+            f"{assembly.dtype}. Convert with assembly.astype(float)."
+        )
     ids = assembly["neuroid_id"].values
     uniq, counts = np.unique(ids, return_counts=True)
     if (counts > 1).any():
@@ -196,7 +201,8 @@ def average_repetitions(assembly: xr.DataArray) -> xr.DataArray:
         if c == "stimulus_id":
             continue
         col = assembly[c].values
-        if all((col[group == g] == col[first[g]]).all() for g in range(len(uniq))):
+        same = np.array_equal(col, col[first][group], equal_nan=col.dtype.kind in "fc")
+        if same:  # constant within every stimulus: stimulus metadata
             coords[c] = (PRESENTATION, col[first])
     coords["stimulus_id"] = (PRESENTATION, uniq)
     for c in assembly.coords:
@@ -246,21 +252,28 @@ def is_simulated(assembly: xr.DataArray) -> bool:
 
 
 def _encode_attrs(attrs: Mapping) -> dict:
+    import json
+
     out = {}
     for k, v in attrs.items():
-        if isinstance(v, bool):
+        if isinstance(v, (bool, np.bool_)):
             out[k] = int(v)
-        elif isinstance(v, (dict, list, tuple)) and not (
-            isinstance(v, (list, tuple)) and all(isinstance(e, (int, float)) for e in v)
-        ):
-            import json
-
-            out[f"{k}__json"] = json.dumps(v)
+        elif isinstance(v, (dict, list, tuple)):
+            # JSON keeps lists exact (netCDF would turn [3] into 3 and [1, 2.5] into floats)
+            out[f"{k}__json"] = json.dumps(v, default=_json_default)
         elif v is None:
             out[f"{k}__none"] = ""
         else:
             out[k] = v
     return out
+
+
+def _json_default(obj):
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    raise TypeError(f"attr value of type {type(obj).__name__} cannot be stored in netCDF")
 
 
 def _decode_attrs(attrs: Mapping) -> dict:

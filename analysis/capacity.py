@@ -35,10 +35,10 @@ Differences from ``mftma`` (documented choices): the span in step 3 is found by 
 rank-revealing SVD (exactly-null directions dropped) instead of an economic QR to
 min(M, N) columns — α and R_M are unchanged, D counts only real dimensions; the
 rank schedule of step 2 is capped at P − 2 (small-P workaround) and skipped for
-P < 4; Gaussian samples are drawn per manifold from a generator seeded by ``seed``
-and rotation-/order-invariant features of the manifold (its size, rank and
-rounded singular values), so results do not depend on the order of the manifolds
-or the orientation of the feature space. Everything is computed in float64 on
+P < 4; the Gaussian samples of each manifold come from its own generator, seeded
+by ``seed`` and the manifold's label (assembly coord value, dict key, or list
+index), so reordering labelled manifolds or rotating the feature space leaves
+every number unchanged (the offsets' basis has deterministic signs). Everything is computed in float64 on
 ``device`` (default: the device of the first input tensor, else CPU).
 
 Simulated capacity (:func:`simulated_capacity`) measures the same quantity
@@ -210,20 +210,18 @@ def _prepare(Xs: list[torch.Tensor], remove: bool, seed: int, keep_bases: bool) 
     return _Prepared(S, bases, np.asarray(norms), K, rho0, rho1, V)
 
 
-def _manifold_seed(seed: int, S: torch.Tensor) -> int:
-    """Seed from ``seed`` and rotation/order-invariant features of one manifold."""
-    sv = torch.linalg.svdvals(S[1:]) if S.shape[0] > 1 else S.new_zeros(0)
-    feats = [S.shape[1], S.shape[0] - 1, float((sv**2).sum()), float((sv**4).sum())]
-    text = f"{int(seed)}|" + "|".join(f"{v:.8e}" if isinstance(v, float) else str(v) for v in feats)
+def _manifold_seed(seed: int, label: str) -> int:
+    """Seed of one manifold's Gaussian samples, from ``seed`` and the manifold's label."""
+    text = f"{int(seed)}|{label}"
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little") >> 1
 
 
-def _sample_t(S_list, n_t, seed, device):
+def _sample_t(S_list, labels, n_t, seed, device):
     P = len(S_list)
     Dmax1 = max(s.shape[0] for s in S_list)
     t = torch.zeros(P, Dmax1, n_t, dtype=_DTYPE, device=device)
     for i, s in enumerate(S_list):
-        g = torch.Generator(device="cpu").manual_seed(_manifold_seed(seed, s))
+        g = torch.Generator(device="cpu").manual_seed(_manifold_seed(seed, labels[i]))
         t[i, : s.shape[0]] = torch.randn(s.shape[0], n_t, generator=g, dtype=_DTYPE).to(device)
     return t
 
@@ -465,7 +463,7 @@ def manifold_capacity(
 
 
 def _capacity_from_prepared(prep, labels, kappa, n_t, seed, device):
-    t = _sample_t(prep.S, n_t, seed, device)
+    t = _sample_t(prep.S, labels, n_t, seed, device)
     s_tilde, info = _anchor_points(prep.S, float(kappa), t, device)
     a, r, d = _geometry(prep.S, t, s_tilde, float(kappa))
     res = ManifoldCapacityResult(

@@ -934,27 +934,30 @@ def plot_component_coordinates(components: LocalComponents, which: Sequence[int]
     if len(dims) < 2:
         raise ValueError(f"need at least 2 data dimensions to plot, got dims={dims}.")
     three = len(dims) == 3
-    fig, axes = _figure(len(which), "3d" if three else None)
+    fig, axes = _figure(len(which), "3d" if three else None, size=5.0)
     for ax, k in zip(axes, which):
         cols = [pts[:, j] for j in dims]
-        sc = ax.scatter(*cols, c=coords[:, k], cmap="viridis", s=6)
+        lo, hi = np.percentile(coords[:, k], [2, 98])  # robust to a few tail points
+        sc = ax.scatter(*cols, c=coords[:, k], cmap="viridis", s=6, vmin=lo, vmax=hi)
         ax.set_xlabel(f"x{dims[0]} ({units})")
         ax.set_ylabel(f"x{dims[1]} ({units})")
         if three:
             ax.set_zlabel(f"x{dims[2]} ({units})")
         ax.set_title(f"component {k} coordinate")
-        fig.colorbar(sc, ax=ax, shrink=0.7, label=f"coordinate ({units})")
+        fig.colorbar(sc, ax=ax, shrink=0.6, pad=0.15 if three else 0.05,
+                     label=f"coordinate ({units})")
     fig.tight_layout()
     return fig
 
 
 def plot_local_components(components: LocalComponents, n_arrows: int = 150,
                           which: Sequence[int] = (0, 1), background=None,
-                          units: str = "a.u.", seed: int = 0):
+                          units: str = "a.u.", arrow_scale: float | None = None,
+                          seed: int = 0):
     """Local component arrows on 2-D or 3-D data.
 
-    Each arrow starts at a point and has the length of the component's local
-    standard deviation ``1/s_k`` along its direction (data units).
+    Each arrow starts at a point and points along the component's direction with
+    length ``arrow_scale / s_k``, proportional to the local standard deviation.
 
     Parameters
     ----------
@@ -968,6 +971,10 @@ def plot_local_components(components: LocalComponents, n_arrows: int = 150,
         Points drawn in gray behind the arrows (default: ``components.points``).
     units : str
         Data units for the axis labels.
+    arrow_scale : float, optional
+        Arrow length per unit local s.d.; default: the median arrow of the first
+        drawn component is 8% of the data's largest extent (1 would draw the local
+        s.d. itself).
     seed : int
         Seed of the choice of arrow points.
 
@@ -986,9 +993,13 @@ def plot_local_components(components: LocalComponents, n_arrows: int = 150,
     fig, (ax,) = _figure(1, "3d" if d == 3 else None, size=5)
     ax.scatter(*bg.T, s=3, color="0.75", alpha=0.5)
     idx = np.random.default_rng(seed).choice(len(pts), min(n_arrows, len(pts)), replace=False)
+    if arrow_scale is None:
+        extent = float((bg.max(0) - bg.min(0)).max())
+        arrow_scale = 0.08 * extent / max(float(np.median(np.linalg.norm(
+            dirs[idx, which[0]], axis=1))), 1e-300)
     colors = sns.color_palette("deep", len(which))
     for c, k in zip(colors, which):
-        p, v = pts[idx], dirs[idx, k]
+        p, v = pts[idx], arrow_scale * dirs[idx, k]
         if d == 3:
             ax.quiver(*p.T, *v.T, color=c, linewidth=1)
         else:
@@ -1001,7 +1012,7 @@ def plot_local_components(components: LocalComponents, n_arrows: int = 150,
     else:
         ax.set_aspect("equal")
     ax.legend(loc="best")
-    ax.set_title("local components (length = local s.d.)")
+    ax.set_title(f"local components (arrow = {arrow_scale:.2g} x local s.d.)")
     fig.tight_layout()
     return fig
 

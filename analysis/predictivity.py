@@ -552,6 +552,7 @@ def score_layers(
         for train, _ in outer
     ]
     path = make_path(regression, device, n_components, alphas, alpha_selection)
+    joint = regression != "pls"
     Y = np.asarray(tgt.values)
     names = list(layer_map)
     outer_med = np.full((len(names), len(regions), n_splits), np.nan)  # per split median r
@@ -563,18 +564,27 @@ def score_layers(
         simulated = simulated or is_simulated(asm)
         _, src = align(tgt, asm)
         prepared = path.prepare(src.values)
-        for s, (train, test) in enumerate(outer):
-            for ri, reg in enumerate(regions):
+
+        def region_medians(train_idx, test_idx):
+            """Median held-out r per region; ridge/linear fit every neuroid independently,
+            so one fit serves all regions, while PLS2 is fitted per region (as Brain-Score)."""
+            if joint:
+                pred, _ = path.fit_predict(prepared, Y, train_idx, test_idx, order=ids)
+                r = pearson_columns(pred, Y[test_idx])
+                return [_nanmedian_rows(r[cols[reg]][None])[0] for reg in regions]
+            out = []
+            for reg in regions:
                 Yr = Y[:, cols[reg]]
-                pred, _ = path.fit_predict(prepared, Yr, train, test, order=ids)
-                outer_med[li, ri, s] = _nanmedian_rows(pearson_columns(pred, Yr[test])[None])[0]
-                inner_meds = []
-                for itrain, ival in inner[s]:
-                    pred, _ = path.fit_predict(prepared, Yr, itrain, ival, order=ids)
-                    inner_meds.append(_nanmedian_rows(pearson_columns(pred, Yr[ival])[None])[0])
-                inner_meds = np.asarray(inner_meds)
-                if (~np.isnan(inner_meds)).any():
-                    inner_score[li, ri, s] = np.nanmean(inner_meds)
+                pred, _ = path.fit_predict(prepared, Yr, train_idx, test_idx, order=ids)
+                out.append(_nanmedian_rows(pearson_columns(pred, Yr[test_idx])[None])[0])
+            return out
+
+        for s, (train, test) in enumerate(outer):
+            outer_med[li, :, s] = region_medians(train, test)
+            inner_meds = np.array([region_medians(itrain, ival) for itrain, ival in inner[s]])
+            for ri in range(len(regions)):
+                if (~np.isnan(inner_meds[:, ri])).any():
+                    inner_score[li, ri, s] = np.nanmean(inner_meds[:, ri])
             bar.update(1)
         del prepared
     bar.close()

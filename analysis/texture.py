@@ -343,7 +343,7 @@ def plot_modulation_index(data, by: str | None = "auto", ax=None):
     sns.set_theme(style="ticks")
     if ax is None:
         n = table["population"].nunique()
-        fig, ax = plt.subplots(figsize=(6, 1.2 + 0.8 * n))
+        fig, ax = plt.subplots(figsize=(7, 1.4 + 0.8 * n))
     else:
         fig = ax.figure
     order = list(dict.fromkeys(table["population"]))
@@ -356,7 +356,7 @@ def plot_modulation_index(data, by: str | None = "auto", ax=None):
         ax.plot([med[name]] * 2, [i - 0.35, i + 0.35], color="k", lw=2)
     ax.axvline(0.0, color="0.4", ls=":", lw=1)
     ax.set_xlim(-1, 1)
-    ax.set_xlabel("modulation index (r_texture − r_noise)/(r_texture + r_noise) [unitless]")
+    ax.set_xlabel("modulation index (r_tex − r_noise)/(r_tex + r_noise) [unitless]")
     ax.set_ylabel("population (region / layer)")
     ax.set_title("Texture modulation (black: median; Freeman et al. 2013: V1 ≈ 0, V2 > 0)",
                  fontsize=9)
@@ -657,6 +657,16 @@ def family_decoding(
     return pd.DataFrame(rows)
 
 
+def _integer_log_axis(ax, ticks) -> None:
+    """Log-scaled x axis labelled only at the given integer values."""
+    from matplotlib.ticker import NullLocator
+
+    ax.set_xscale("log")
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.set_xticks(ticks)
+    ax.set_xticklabels([str(int(t)) for t in ticks])
+
+
 def plot_family_decoding(table: pd.DataFrame, ax=None):
     """Decoding accuracy against population size, per population and kind.
 
@@ -677,15 +687,16 @@ def plot_family_decoding(table: pd.DataFrame, ax=None):
     import seaborn as sns
 
     sns.set_theme(style="ticks")
-    fig, ax = (plt.subplots(figsize=(5.5, 4)) if ax is None else (ax.figure, ax))
+    fig, ax = (plt.subplots(figsize=(6.5, 4)) if ax is None else (ax.figure, ax))
     sns.lineplot(data=table, x="population_size", y="accuracy", hue="population",
                  style="kind", markers=True, dashes=True, errorbar=("ci", 95), seed=0, ax=ax)
     for kind, chance in table.groupby("kind")["chance"].first().items():
         ax.axhline(chance, color="0.5", ls=":", lw=1)
         ax.annotate(f"chance ({kind})", (1.0, chance), xycoords=("axes fraction", "data"),
                     ha="right", va="bottom", fontsize=7, color="0.4")
-    ax.set_xscale("log", base=2)
+    _integer_log_axis(ax, sorted(table["population_size"].unique()))
     ax.set_ylim(0, 1.02)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
     ax.set_xlabel("population size [units]")
     ax.set_ylabel("decoding accuracy [fraction correct]")
     ax.set_title("Texture family (across samples) and sample (within family) decoding",
@@ -841,10 +852,7 @@ def plot_data_efficiency(table: pd.DataFrame, ax=None):
     sns.lineplot(data=table, x="n_train", y="accuracy", hue="model", marker="o",
                  errorbar=("ci", 95), seed=0, ax=ax)
     ax.axhline(float(table["chance"].iloc[0]), color="0.5", ls=":", lw=1, label="chance")
-    ax.set_xscale("log")
-    ticks = sorted(table["n_train"].unique())
-    ax.set_xticks(ticks)
-    ax.set_xticklabels([str(t) for t in ticks])
+    _integer_log_axis(ax, sorted(table["n_train"].unique()))
     ax.set_ylim(0, 1.02)
     ax.set_xlabel("training images per class [images]")
     ax.set_ylabel("texture-family accuracy [fraction correct]")

@@ -198,6 +198,14 @@ def train_stage(run: Run, name: str, train_cfg: dict, device) -> dict:
     }
 
 
+def loss_change(rec: dict) -> str:
+    """One sentence: mean loss over the first and the last tenth of each stage's steps."""
+    first = {m["stage"]: m["value"] for m in rec["metrics"] if m["metric"] == "loss_first"}
+    last = {m["stage"]: m["value"] for m in rec["metrics"] if m["metric"] == "loss_last"}
+    parts = [f"{s}: {first[s]:.3g} → {last[s]:.3g}" for s in first]
+    return "Mean loss over the first → last tenth of steps: " + "; ".join(parts) + "."
+
+
 def _training_flops(result) -> float:
     """FLOPs of one measured step of each phase × that phase's steps (the trainer's summary)."""
     import json

@@ -64,12 +64,12 @@ def _training_summary(run: Run, cfg: dict) -> dict:
     for v in cfg.get("variants", list(VARIANTS)):
         rec = run.records[f"train_{v}"]
         figs.append(rec["figure"])
-        lines.append(f"{v} ({VARIANTS[v]}): {rec['steps']} steps, {rec['compute']}")
+        lines.append(f"{v} ({VARIANTS[v]}): {rec['steps']} steps, {rec['compute']}; {S.loss_change(rec)}")
     flops = sum(run.flops.get(f"train_{v}", 0.0) for v in cfg.get("variants", list(VARIANTS)))
     return {"sections": [Section(
         "Training LCL-V2 and its baselines",
         "Three models of the same architecture on the same patches, loss and total number of steps: "
-        + "; ".join(lines) + ". Each stage's loss falls during its phase (figures).", figs)],
+        + " ".join(lines), figs)],
         "total_flops": flops}
 
 

@@ -22,7 +22,7 @@ def models_to_compare(run: Run, cfg: dict):
     out = {"texture_model": (trained, list(trained.layers))}
     v1 = neuromodels.build_model("steerable_v1", **cfg.get("v1_config", {}))
     out["v1_front_end"] = (v1, list(v1.layers))
-    resnet_layers = cfg.get("resnet_layers", ["layer1", "layer2"])
+    resnet_layers = cfg.get("resnet_layers", ["backbone.layer1", "backbone.layer2"])
     out["resnet50_random"] = (neuromodels.build_model("resnet50", pretrained=False), resnet_layers)
     pretrained = _cached_pretrained_resnet50(run.log)
     if pretrained is not None:
@@ -61,7 +61,7 @@ def _train(run: Run, cfg: dict, device) -> dict:
         "Training the texture model",
         f"The V2 stage was trained without labels on crops of bundled texture photographs with the "
         f"Gaussian-information loss (crops of one image close, images apart) for {rec['steps']} steps "
-        f"({rec['compute']}). The loss fell from the first to the last tenth of training as shown.",
+        f"({rec['compute']}). {S.loss_change(rec)}",
         [rec["figure"]])]
     return rec
 
@@ -149,29 +149,29 @@ def _predictivity(run: Run, cfg: dict, device) -> dict:
     recording = _recording(run)
     src = S.source_label(run)
     metrics, heads, figures = [], [], []
-    tables = []
+    tables, summaries = [], {}
     for model, layers in acts.items():
         res = score_layers(layers, recording, regression=cfg["regression"], n_splits=cfg["n_splits"],
                            stratify_on="texture_type", device=device)
         df = res.to_dataframe()
         df["model"] = model
         tables.append(df)
+        summaries[model] = res.summary.set_index("region")
     full = pd.concat(tables, ignore_index=True)
     full.to_csv(run.path("predictivity.csv"), index=False)
     figures.append(_plot_predictivity(full, run))
-    mean = recording
-    avg = average_repetitions(mean)
+    avg = average_repetitions(recording)
     rsa_rows = []
     for region in pd.unique(recording["region"].values):
         sub = recording.isel(neuroid=np.flatnonzero(recording["region"].values == region))
         ceiling = internal_consistency(sub)
         reg_rdm = rdm(avg.isel(neuroid=np.flatnonzero(avg["region"].values == region)))
         for model, layers in acts.items():
-            sel = full[(full["model"] == model) & (full["region"] == region)]
-            best = _best_row(sel)
+            best = summaries[model].loc[region]  # layer chosen on training stimuli only (nested)
             metrics.append({"metric": "predictivity", "model": model, "region": str(region),
-                            "layer": best["layer"], "value": best["score"], "error": best.get("error", np.nan)})
-            cs = ceiled_score(best["score"], ceiling)
+                            "layer": best["best_layer"], "value": float(best["score"]),
+                            "error": float(best["error"])})
+            cs = ceiled_score(float(best["score"]), ceiling)
             metrics.append({"metric": "ceiled_predictivity", "model": model, "region": str(region),
                             "value": float(cs)})
             heads.append(S.headline(f"{region} predictivity (ceiled), {model}", float(cs), source=src))
@@ -192,13 +192,6 @@ def _predictivity(run: Run, cfg: dict, device) -> dict:
         reading += f" The best V2 model here is {best_v2['model']} (ceiled score {best_v2['value']:.2f})."
     return {"metrics": metrics, "headlines": heads,
             "sections": [Section("Similarity to V1 and V2", reading, figures)]}
-
-
-def _best_row(sel: pd.DataFrame) -> dict:
-    """The layer chosen by the toolkit's nested selection (its row is flagged), else the max."""
-    if "selected" in sel.columns and sel["selected"].any():
-        return sel[sel["selected"]].iloc[0].to_dict()
-    return sel.loc[sel["score"].idxmax()].to_dict()
 
 
 def _plot_predictivity(full: pd.DataFrame, run: Run) -> str:

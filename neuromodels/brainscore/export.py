@@ -59,6 +59,7 @@ __all__ = [
     "check_plugin_folder",
     "registry_line",
     "read_checkpoint",
+    "resolve_image_size",
 ]
 
 #: the regions a Brain-Score vision model commits layers to
@@ -183,6 +184,19 @@ def _literals(**values) -> dict:
     return out
 
 
+def _checkpoint_file(path) -> Path:
+    """A checkpoint file, or the newest ``ckpt-*.pt`` of a run folder (or its ``checkpoints/``)."""
+    path = Path(path)
+    if path.is_dir():
+        found = sorted((path / "checkpoints").glob("ckpt-*.pt")) or sorted(path.glob("ckpt-*.pt"))
+        if not found:
+            raise PluginExportError(f"{path} is a folder without ckpt-*.pt checkpoints")
+        return found[-1]
+    if not path.is_file():
+        raise PluginExportError(f"checkpoint {path} does not exist; pass the file written by the trainer")
+    return path
+
+
 def read_checkpoint(path) -> dict:
     """Load a toolkit checkpoint (``docs/interfaces.md``) and check its required keys.
 
@@ -195,9 +209,7 @@ def read_checkpoint(path) -> dict:
 
     import torch
 
-    path = Path(path)
-    if not path.is_file():
-        raise PluginExportError(f"checkpoint {path} does not exist; pass the file written by the trainer")
+    path = _checkpoint_file(path)
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:
@@ -230,6 +242,43 @@ def _build(model_name: str, model_config: dict, state_dict):
         ) from err
     model.eval()
     return model
+
+
+def _run_config(checkpoint) -> dict:
+    """The trainer's ``config.yaml`` of the run a checkpoint belongs to (``run/checkpoints/ckpt-*.pt``), or {}."""
+    import yaml
+
+    if checkpoint is None:
+        return {}
+    checkpoint = Path(checkpoint)
+    folders = (checkpoint,) if checkpoint.is_dir() else (checkpoint.parent, checkpoint.parent.parent)
+    for folder in folders:
+        path = folder / "config.yaml"
+        if path.is_file():
+            cfg = yaml.safe_load(path.read_text())
+            return cfg if isinstance(cfg, dict) else {}
+    return {}
+
+
+def resolve_image_size(ckpt: dict, model, image_size: int | None = None, checkpoint=None) -> int:
+    """Input size (pixels) spanning the model's visual degrees: given, else training's, else the model's.
+
+    Order: ``image_size``; ``data.image_size`` of the training config (a ``config``
+    entry of the checkpoint, or the run folder's ``config.yaml`` next to
+    ``checkpoints/``: the trainer resizes images to this size, so the model learned
+    at that many pixels per ``model.visual_degrees``); ``model.image_size``.
+    """
+    if image_size is None:
+        cfg = ckpt.get("config") if isinstance(ckpt.get("config"), dict) else _run_config(checkpoint)
+        data_cfg = cfg.get("data", {}) if isinstance(cfg, dict) else {}
+        image_size = (data_cfg or {}).get("image_size") or getattr(model, "image_size", None)
+    if image_size is None or int(image_size) < 8:
+        raise PluginExportError(
+            f"cannot tell the input size (pixels) that spans the model's field of view: the checkpoint has no "
+            f"config.data.image_size and the model no image_size (got {image_size!r}); pass image_size "
+            "(--image-size), the pixels per model.visual_degrees used in training"
+        )
+    return int(image_size)
 
 
 def _layer_outputs(model, x, layers) -> dict:
@@ -361,7 +410,8 @@ def _requirements(sources, loaded_modules, toolkit_requirement=None) -> list[str
 
     imported = set()
     for path in sources:
-        imported |= _direct_imports(path.read_text(encoding="utf-8"))
+        if path.suffix == ".py":
+            imported |= _direct_imports(path.read_text(encoding="utf-8"))
     needed = (imported & set(loaded_modules)) - set(sys.stdlib_module_names) - {"neuromodels", "__future__"}
     dists = packages_distributions()
     out = set()
@@ -621,6 +671,7 @@ def export_plugin(
         if not (out / _MANIFEST).is_file():
             raise PluginExportError(f"{out} exists and was not written by this exporter; refusing to replace it")
 
+    checkpoint = _checkpoint_file(checkpoint)
     ckpt = read_checkpoint(checkpoint)
     if ckpt["model_name"] != model_name:
         raise PluginExportError(
@@ -636,15 +687,7 @@ def export_plugin(
     if not 0 < visual_degrees < 9000:
         raise PluginExportError(f"visual_degrees must lie in (0, 9000); got {visual_degrees}")
     in_channels = int(getattr(model, "in_channels", 1))
-    if image_size is None:
-        data_cfg = (ckpt.get("config") or {}).get("data", {}) if isinstance(ckpt.get("config"), dict) else {}
-        image_size = data_cfg.get("image_size") or getattr(model, "image_size", None)
-    if image_size is None or int(image_size) < 8:
-        raise PluginExportError(
-            f"cannot tell the input size that spans {visual_degrees} degrees for {model_name!r}: the checkpoint "
-            "has no config.data.image_size and the model no image_size; pass image_size (--image-size)"
-        )
-    image_size = int(image_size)
+    image_size = resolve_image_size(ckpt, model, image_size, checkpoint)
 
     notes = {}
     mapping = _check_region_layer_map(region_layer_map or {}, layers)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,9 @@ LR_SCHEDULES = ("constant", "cosine")
 DATA_SOURCES = ("bundled", "bundled_textures", "folder")
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("auto", "fp32", "bf16")
+
+
+_EXPONENT = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+$")
 
 
 class ConfigError(ValueError):
@@ -288,6 +292,9 @@ _SECTIONS = {
     "optim": OptimConfig,
     "run": RunConfig,
 }
+_FLOAT_FIELDS = {
+    (cls, f.name): True for cls in _SECTIONS.values() for f in fields(cls) if f.type in ("float", float)
+}
 _FREE_FORM = {("model_config",), ("loss", "options"), ("loss", "per_stage")}
 
 
@@ -304,6 +311,8 @@ def _build(cls, values: dict, where: str):
     for k, v in values.items():
         if cls is TrainConfig and k in _SECTIONS:
             kwargs[k] = _build(_SECTIONS[k], v if v is not None else {}, k)
+        elif _FLOAT_FIELDS.get((cls, k)):
+            kwargs[k] = _number(v)
         else:
             kwargs[k] = v
     return cls(**kwargs)
@@ -323,9 +332,17 @@ def config_to_dict(cfg: TrainConfig) -> dict:
 
 def _parse_value(text: str):
     try:
-        return yaml.safe_load(text)
+        value = yaml.safe_load(text)
     except yaml.YAMLError:
         return text
+    return _number(value)
+
+
+def _number(value):
+    """YAML 1.1 reads ``1e-3`` as a string; read such strings as floats."""
+    if isinstance(value, str) and _EXPONENT.match(value.strip()):
+        return float(value)
+    return value
 
 
 def apply_overrides(values: dict, overrides: list[str]) -> dict:

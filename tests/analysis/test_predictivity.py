@@ -260,7 +260,7 @@ def _layers(rng, n=60):
 def test_score_layers_finds_planted_layers_and_plots():
     rng = np.random.default_rng(9)
     layers, target = _layers(rng)
-    res = score_layers(layers, target, regression="ridge", progress=False)
+    res = score_layers(layers, target, regression="ridge", n_splits=5, progress=False)
     assert res.best_layers == {"V1": "a", "V2": "b"}
     summary = res.summary.set_index("region")
     table = res.to_dataframe().set_index(["region", "layer"])
@@ -276,8 +276,23 @@ def test_score_layers_finds_planted_layers_and_plots():
     import xarray as xr
 
     stacked = xr.concat(list(layers.values()), dim="neuroid")
-    res2 = score_layers(stacked, target, regression="ridge", progress=False)
+    res2 = score_layers(stacked, target, regression="ridge", n_splits=5, progress=False)
     assert res2.best_layers == res.best_layers
+
+
+@pytest.mark.parametrize("regression", ["ridge", "pls"])
+def test_score_layers_table_equals_per_region_predictivity(regression):
+    rng = np.random.default_rng(13)
+    layers, target = _layers(rng)
+    layers = {k: layers[k] for k in ("a", "c")}
+    res = score_layers(layers, target, regression=regression, n_splits=3, n_inner_splits=1, progress=False)
+    table = res.table.set_index(["region", "layer"])
+    for region in ("V1", "V2"):
+        sub = target.isel(neuroid=np.flatnonzero(target["region"].values == region))
+        for name in ("a", "c"):
+            single = neural_predictivity(layers[name], sub, regression=regression, n_splits=3, progress=False)
+            assert table.loc[(region, name), "score"] == pytest.approx(single.score, abs=1e-10)
+            assert table.loc[(region, name), "error"] == pytest.approx(single.error, abs=1e-10)
 
 
 def test_layer_selection_never_sees_the_test_stimuli():
@@ -296,6 +311,7 @@ def test_layer_selection_never_sees_the_test_stimuli():
     assert (pick(after) == pick(base)).all()  # the choice of split 0 ignores its test targets
 
 
+@pytest.mark.slow  # a fresh interpreter imports torch/xarray: seconds on a busy machine
 def test_score_files_from_a_subprocess(tmp_path):
     rng = np.random.default_rng(11)
     source, target = _recording(rng, n_stim=40, n_neur=6)

@@ -1,0 +1,185 @@
+"""``python -m neuromodels.brainscore``: export a trained model as a Brain-Score plugin.
+
+Commands
+--------
+``export MODEL --checkpoint CKPT --identifier ID --out DIR [--zip] [--force]``
+    ``[--region-layer-map FILE.json | --recordings FILE.nc [FILE.nc ...] --stimuli DIR_OR_CSV]``
+    ``[--weights-file PATH] [--weights-url URL] [--image-size N] [--visual-degrees D]``
+    ``[--toolkit-requirement SPEC] [--bibtex FILE]``
+``zip DIR [--out FILE.zip]``
+    the upload zip of an exported folder;
+``test-images``
+    write the three images Brain-Score's generic plugin tests read (Brain-Score env).
+
+With ``--recordings`` the layer of each region is chosen by the toolkit's own
+predictivity (``analysis.predictivity.score_layers``, nested cross-validation, no
+selection on held-out stimuli) of the model's activations (``analysis.activations.extract``,
+stimuli placed on the model's field of view as Brain-Score does) on the given
+recordings. These two imports of ``analysis`` happen inside :func:`select_region_layers`
+only: the one place where ``neuromodels`` uses ``analysis`` (the packages otherwise
+never import each other), because choosing layers needs both a model and data.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .export import REGIONS, PluginExportError, export_plugin, read_checkpoint, zip_plugin
+
+
+def _stimulus_table(path: Path):
+    """A stimulus table (stimulus_id, metadata, path) from a CSV file or a folder of images."""
+    import pandas as pd
+
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.suffix.lower() in {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"})
+        if not files:
+            raise PluginExportError(f"no image files in {path}")
+        return pd.DataFrame({"stimulus_id": [p.stem for p in files], "path": [str(p) for p in files]})
+    if path.suffix.lower() == ".csv":
+        table = pd.read_csv(path)
+        if not {"stimulus_id", "path"} <= set(table.columns):
+            raise PluginExportError(f"{path} needs columns 'stimulus_id' and 'path'; got {list(table.columns)}")
+        table["path"] = [str((path.parent / p) if not Path(p).is_absolute() else Path(p)) for p in table["path"]]
+        return table
+    raise PluginExportError(f"--stimuli must be a folder of images or a CSV file; got {path}")
+
+
+def select_region_layers(model, recordings, stimulus_table, stimulus_degrees: float, *,
+                         regression: str = "ridge", stratify_on: str | None = None,
+                         image_size: int | None = None, max_features: int | None = 10000) -> tuple[dict, list]:
+    """Choose the layer of each recorded region by the toolkit's cross-validated predictivity.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The toolkit model (eval mode).
+    recordings : list of xarray.DataArray
+        Recording assemblies with a ``region`` neuroid coord (repetitions allowed).
+    stimulus_table : pandas.DataFrame
+        ``stimulus_id`` + ``path`` (+ metadata) of the recorded stimuli.
+    stimulus_degrees : float
+        Size of the stimulus images in degrees of visual angle.
+    regression, stratify_on, max_features
+        Passed to ``score_layers`` / ``extract``.
+    image_size : int, optional
+        Input size of the model (pixels spanning ``model.visual_degrees``).
+
+    Returns
+    -------
+    (dict, list)
+        Region -> best layer, and the per-(region, layer) score rows.
+    """
+    # the one allowed use of ``analysis`` from ``neuromodels`` (see the module docstring)
+    from analysis.activations import extract
+    from analysis.predictivity import score_layers
+    from analysis.stimuli import StimulusSet
+
+    stimuli = StimulusSet(stimulus_table, visual_degrees=float(stimulus_degrees), name="region-layer-selection")
+    acts = extract(model, stimuli, list(model.layers), max_features=max_features, image_size=image_size,
+                   progress=False)
+    mapping, rows = {}, []
+    for rec in recordings:
+        result = score_layers(acts, rec, regression=regression, stratify_on=stratify_on, progress=False)
+        for region, layer in result.best_layers.items():
+            if region not in REGIONS:
+                raise PluginExportError(f"recordings name region {region!r}; Brain-Score regions are {list(REGIONS)}")
+            if region in mapping and mapping[region] != layer:
+                raise PluginExportError(f"two recordings of {region} choose different layers; pass one")
+            mapping[region] = layer
+        rows += result.table.to_dict("records")
+    return mapping, rows
+
+
+def _export(args) -> int:
+    mapping, source, notes = None, "default", None
+    if args.region_layer_map and args.recordings:
+        raise PluginExportError("give either --region-layer-map or --recordings, not both")
+    if args.region_layer_map:
+        mapping = json.loads(Path(args.region_layer_map).read_text())
+        source = f"given ({args.region_layer_map})"
+    elif args.recordings:
+        if not args.stimuli:
+            raise PluginExportError("--recordings needs --stimuli (a folder of images or a CSV with stimulus_id, path)")
+        from analysis.assemblies import load  # part of the predictivity-based selection, see the module docstring
+
+        from .export import _build, resolve_image_size
+
+        ckpt = read_checkpoint(args.checkpoint)
+        model = _build(ckpt["model_name"], ckpt["model_config"], ckpt["model"])
+        recordings = [load(p) for p in args.recordings]
+        mapping, notes = select_region_layers(
+            model, recordings, _stimulus_table(Path(args.stimuli)), args.stimulus_degrees,
+            regression=args.regression, stratify_on=args.stratify_on,
+            image_size=resolve_image_size(ckpt, model, args.image_size, args.checkpoint),
+        )
+        source = f"predictivity ({args.regression}) on {[str(p) for p in args.recordings]}"
+    bibtex = Path(args.bibtex).read_text() if args.bibtex else ""
+    result = export_plugin(
+        args.model, args.checkpoint, args.identifier, args.out,
+        region_layer_map=mapping, region_layer_source=source, weights_file=args.weights_file,
+        weights_url=args.weights_url, image_size=args.image_size, visual_degrees=args.visual_degrees,
+        toolkit_requirement=args.toolkit_requirement, bibtex=bibtex, make_zip=args.zip, force=args.force,
+    )
+    if notes:
+        manifest = result.folder / "export.json"
+        data = json.loads(manifest.read_text())
+        data["region_layer_scores"] = notes
+        from .export import _write_text
+
+        _write_text(manifest, json.dumps(data, indent=2, default=float) + "\n")
+    print(f"plugin folder: {result.folder}")
+    print(f"weights file (host it; not part of the upload): {result.weights_file} sha256 {result.weights_sha256}")
+    print(f"region layer map ({source}): {result.region_layer_map}")
+    if result.zip_path:
+        print(f"upload zip: {result.zip_path} ({result.zip_path.stat().st_size / 1e3:.1f} kB)")
+    return 0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m neuromodels.brainscore", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    ex = sub.add_parser("export", help="write a Brain-Score plugin folder for a trained checkpoint")
+    ex.add_argument("model", help="registry name of the model (neuromodels.list_models())")
+    ex.add_argument("--checkpoint", required=True, help="trainer checkpoint (.pt)")
+    ex.add_argument("--identifier", required=True, help="Brain-Score model identifier")
+    ex.add_argument("--out", required=True, help="plugin folder to create (its name is the package name)")
+    ex.add_argument("--zip", action="store_true", help="also write <out>.zip for upload")
+    ex.add_argument("--force", action="store_true", help="replace a folder written by a previous export")
+    ex.add_argument("--region-layer-map", help="JSON file {region: layer} for V1, V2, V4, IT")
+    ex.add_argument("--recordings", nargs="+", help="recording assemblies (.nc) to choose layers by predictivity")
+    ex.add_argument("--stimuli", help="images of the recordings: a folder (<stimulus_id>.png) or a CSV")
+    ex.add_argument("--stimulus-degrees", type=float, default=4.0, help="stimulus size in degrees (default 4)")
+    ex.add_argument("--regression", default="ridge", help="regression for layer selection (ridge, pls, linear)")
+    ex.add_argument("--stratify-on", default=None, help="presentation coord to stratify the splits on")
+    ex.add_argument("--weights-file", help="where to write the weights file (default <out>.weights.pt)")
+    ex.add_argument("--weights-url", help="URL where the weights file will be hosted")
+    ex.add_argument("--image-size", type=int, help="input pixels spanning the model's visual degrees")
+    ex.add_argument("--visual-degrees", type=float, help="override model.visual_degrees")
+    ex.add_argument("--toolkit-requirement", help="pip requirement for the toolkit instead of vendoring it")
+    ex.add_argument("--bibtex", help="file with the model's BibTeX entry")
+    zp = sub.add_parser("zip", help="write the upload zip of an exported plugin folder")
+    zp.add_argument("folder")
+    zp.add_argument("--out", help="zip path (default <folder>.zip)")
+    sub.add_parser("test-images", help="write the generic-test images into brainscore_vision (Brain-Score env)")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "export":
+            return _export(args)
+        if args.command == "zip":
+            print(zip_plugin(args.folder, args.out))
+            return 0
+        from .testing import ensure_generic_test_images
+
+        for path in ensure_generic_test_images():
+            print(path)
+        return 0
+    except (PluginExportError, FileNotFoundError, ImportError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
