@@ -37,19 +37,26 @@ test-fast: venv
 bench: venv
 	$(PY) -m benchmarks
 
-# Brain-Score pins numpy<2, xarray<2022.6, scikit-learn<1.6: it lives in its own venv.
+# Brain-Score pins numpy<2, xarray<2022.6, scikit-learn<1.6: it lives in its own venv. The toolkit goes in
+# without its own dependencies (they conflict); what its model code needs (plenoptic for the steerable
+# pyramid, h5netcdf to read assemblies) is added under Brain-Score's pins, frozen as constraints.
+# `neuromodels.brainscore test-images` writes the three images Brain-Score's generic plugin tests read
+# (absent from the 2.4.2 wheel).
 $(BS_VENV)/.installed: setup.cfg
 	test -x $(BS_PY) || $(PYTHON) -m venv $(BS_VENV)
 	$(BS_PY) -m pip install --quiet --upgrade pip
 	$(BS_PY) -m pip install --quiet "brainscore-vision[test]==2.4.2" $(TORCH_PIN)
+	$(BS_PY) -m pip freeze | grep -i -E '^(numpy|xarray|scikit-learn|pandas|scipy|matplotlib|torch|torchvision)==' > $(BS_VENV)/constraints.txt
+	$(BS_PY) -m pip install --quiet -c $(BS_VENV)/constraints.txt plenoptic h5netcdf pyyaml tqdm
 	$(BS_PY) -m pip install --quiet --no-deps -e .
-	$(BS_PY) -m pip install --quiet pyyaml tqdm
+	$(BS_PY) -m neuromodels.brainscore test-images
 	touch $@
 
 brainscore-env: $(BS_VENV)/.installed
 
-test-brainscore: brainscore-env
-	BS_INSTALL_DEPENDENCIES=no $(BS_PY) -m pytest -q -p no:cacheprovider tests/brainscore
+## Brain-Score's own plugin tests on exported models, conversions, a local benchmark (needs both venvs)
+test-brainscore: brainscore-env venv
+	BS_INSTALL_DEPENDENCIES=no $(BS_PY) -m pytest -q -c tests/brainscore/pytest.ini tests/brainscore
 
 clean:
 	rm -rf $(VENV) $(BS_VENV) results .pytest_cache

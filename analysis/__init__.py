@@ -1,2 +1,49 @@
-"""Analyses that measure representations of models and recordings on one data model."""
+"""Analyses that measure representations of models and recordings on one data model.
+
+The public API, by module (each name is also reachable as ``analysis.<name>``,
+imported on first use so that ``import analysis`` stays light):
+
+- ``assemblies``: make_assembly, validate, average_repetitions, align, save, load, is_simulated
+- ``stimuli``: StimulusSet, bundled_images, bundled_textures, phase_randomize,
+  synthesize_texture, texture_stimulus_set
+- ``simulate``: SimulatedPopulation, simulate_recordings
+- ``datasets``: manifests, fetching and verification (``python -m analysis.datasets``)
+- ``activations``: extract
+- ``predictivity``: neural_predictivity, internal_consistency, ceiled_score, score_layers
+- ``rsa``: rdm, compare_rdms, cka, noise_ceiling, bootstrap
+- ``capacity``: manifold_capacity, simulated_capacity, manifold_geometry_by_layer,
+  manifold_geometry_by_region
+- ``alignment``: manifold_alignment
+- ``texture``: modulation_index, family_decoding, data_efficiency
+- ``robustness``: distort, ood_accuracy, error_consistency, human_error_consistency
+- ``flows``: fit_flow, jacobians, local_components
+"""
+from __future__ import annotations
+
+import importlib
+
 __version__ = "0.1.0"
+
+_API = {
+    "assemblies": ["make_assembly", "validate", "average_repetitions", "align", "save", "load", "is_simulated"],
+    "stimuli": ["StimulusSet", "bundled_images", "bundled_textures", "phase_randomize", "synthesize_texture",
+                "texture_stimulus_set"],
+    "simulate": ["SimulatedPopulation", "simulate_recordings"],
+    "activations": ["extract"],
+    "predictivity": ["neural_predictivity", "internal_consistency", "ceiled_score", "score_layers"],
+    "rsa": ["rdm", "compare_rdms", "cka", "noise_ceiling", "bootstrap"],
+    "capacity": ["manifold_capacity", "simulated_capacity", "manifold_geometry_by_layer",
+                 "manifold_geometry_by_region"],
+    "alignment": ["manifold_alignment"],
+    "texture": ["modulation_index", "family_decoding", "data_efficiency"],
+    "robustness": ["distort", "ood_accuracy", "error_consistency", "human_error_consistency"],
+    "flows": ["fit_flow", "jacobians", "local_components"],
+}
+_WHERE = {name: module for module, names in _API.items() for name in names}
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str):
+    if name in _WHERE:
+        return getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
+    raise AttributeError(f"module 'analysis' has no attribute {name!r}")

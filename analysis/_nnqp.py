@@ -44,8 +44,61 @@ def _kkt_violation(G, lam, B, scale):
     return viol.amax(dim=1) / scale[:, None], g
 
 
-def _polish(G, lam, B, cols, tol, scale, ridge):
-    """Solve the KKT system on the support of ``lam`` for the listed columns.
+def _fallback(G, B, lam, cols):
+    """Exact Lawson–Hanson NNLS (scipy) for the listed (group, column) pairs."""
+    import numpy as np
+    from scipy.optimize import nnls
+
+    lam = lam.clone()
+    Gc = G.detach().cpu().numpy()
+    Bc = B.detach().cpu().numpy()
+    out = lam.detach().cpu().numpy()
+    factors = {}
+    for p, j in cols.cpu().numpy():
+        if p not in factors:
+            w, Q = np.linalg.eigh(Gc[p])
+            keep = w > 1e-12 * max(w[-1], 1e-300)
+            factors[p] = (np.sqrt(w[keep])[:, None] * Q[:, keep].T, Q[:, keep] / np.sqrt(w[keep])[None, :])
+        R, Rinv_t = factors[p]
+        x, _ = nnls(R, Rinv_t.T @ Bc[p, :, j], maxiter=50 * R.shape[1])
+        out[p, :, j] = x
+    return torch.as_tensor(out, dtype=lam.dtype, device=lam.device)
+
+
+def _solve_on_support(G, p, support, b_c, ridge):
+    """Minimizer of (1) restricted to ``support`` (zeros elsewhere), batched.
+
+    The KKT system ``G_FF z_F = b_F`` is solved by Cholesky on the support
+    compacted to its largest size; the ridge makes a singular G_FF pick
+    (numerically) the minimum-norm solution.
+    """
+    n, M = b_c.shape
+    z = torch.zeros_like(b_c)
+    k = int(support.sum(dim=1).max().item()) if n else 0
+    if k == 0:
+        return z, torch.ones(n, dtype=torch.bool, device=G.device)
+    zero = torch.zeros((), dtype=G.dtype, device=G.device)
+    order = torch.argsort((~support).to(torch.int8), dim=1, stable=True)[:, :k]  # support first
+    valid = torch.gather(support, 1, order)  # (n, k)
+    Gs = G[p[:, None, None], order[:, :, None], order[:, None, :]]  # (n, k, k)
+    Gs = torch.where(valid[:, :, None] & valid[:, None, :], Gs, zero)
+    diag_fill = torch.where(valid, ridge[p][:, None], torch.ones((), dtype=G.dtype, device=G.device))
+    Gs = Gs + torch.eye(k, dtype=G.dtype, device=G.device) * diag_fill[:, :, None]
+    bs = torch.where(valid, torch.gather(b_c, 1, order), zero)
+    L, info = torch.linalg.cholesky_ex(Gs)
+    xs = torch.cholesky_solve(bs[:, :, None], L)[:, :, 0]
+    z.scatter_(1, order, torch.where(valid, xs, zero))
+    return z, info == 0
+
+
+def _polish(G, lam, B, cols, tol, scale, ridge, max_inner=64):
+    """Active-set polish of the listed columns, certified by the KKT conditions.
+
+    Starting from the (non-negative) FISTA iterate and its support F, solve (1) on
+    F; while that solution has non-positive entries, step from the current point
+    towards it until the first entry reaches zero and drop it from F (the inner
+    loop of Lawson & Hanson's NNLS, which also reduces degenerate supports such as
+    the embedded regime of a sampled sphere to a basic solution).
 
     Parameters
     ----------
@@ -57,49 +110,45 @@ def _polish(G, lam, B, cols, tol, scale, ridge):
     cand : (n, M) candidate solutions; ok : (n,) bool, whether KKT certified it.
     """
     p, j = cols[:, 0], cols[:, 1]
-    lam_c = lam[p, :, j]  # (n, M)
+    x = lam[p, :, j].clone()  # (n, M)
     b_c = B[p, :, j]
-    support = lam_c > 0
-    k = int(support.sum(dim=1).max().item()) if len(cols) else 0
-    n, M = lam_c.shape
-    cand = torch.zeros_like(lam_c)
-    if k > 0:
-        # indices of the support first (stable sort keeps increasing order)
-        order = torch.argsort((~support).to(torch.int8), dim=1, stable=True)[:, :k]
-        valid = torch.gather(support, 1, order)  # (n, k)
-        Gs = G[p[:, None, None], order[:, :, None], order[:, None, :]]  # (n, k, k)
-        vmask = valid[:, :, None] & valid[:, None, :]
-        eye = torch.eye(k, dtype=G.dtype, device=G.device)
-        Gs = torch.where(vmask, Gs, torch.zeros((), dtype=G.dtype, device=G.device))
-        diag_fill = torch.where(valid, ridge[p][:, None], torch.ones((), dtype=G.dtype, device=G.device))
-        Gs = Gs + eye * diag_fill[:, :, None]
-        bs = torch.where(valid, torch.gather(b_c, 1, order), torch.zeros((), dtype=G.dtype, device=G.device))
-        L, info = torch.linalg.cholesky_ex(Gs)
-        xs = torch.cholesky_solve(bs[:, :, None], L)[:, :, 0]
-        xs = torch.where(valid, xs, torch.zeros((), dtype=G.dtype, device=G.device))
-        cand.scatter_(1, order, xs)
-        chol_ok = info == 0
-    else:
-        chol_ok = torch.ones(n, dtype=torch.bool, device=G.device)
+    support = x > 0
+    z, chol_ok = _solve_on_support(G, p, support, b_c, ridge)
+    for _ in range(max_inner):
+        neg = support & (z <= 0)
+        has_neg = neg.any(dim=1)
+        if not bool(has_neg.any()):
+            break
+        ratio = torch.where(neg, x / (x - z).clamp(min=1e-300), torch.full_like(x, torch.inf))
+        a = ratio.amin(dim=1, keepdim=True).clamp(max=1.0)
+        first = ratio == ratio.amin(dim=1, keepdim=True)
+        x_new = x + a * (z - x)
+        drop = neg & (first | (x_new <= 0))
+        x = torch.where(has_neg[:, None], torch.where(drop, 0.0, x_new.clamp(min=0)), x)
+        support = torch.where(has_neg[:, None], support & ~drop, support)
+        sub = torch.nonzero(has_neg)[:, 0]
+        z_sub, ok_sub = _solve_on_support(G, p[sub], support[sub], b_c[sub], ridge)
+        z[sub] = z_sub
+        chol_ok[sub] = chol_ok[sub] & ok_sub
+    cand = torch.where(support, z, 0.0)
     # KKT check of the candidate: one batched product over a scattered copy
     full = torch.zeros_like(lam)
     full[p, :, j] = cand
     g = torch.bmm(G, full)[p, :, j] - b_c
     sc = scale[p][:, None]
-    feasible = ~(support & (cand < 0)).any(dim=1)
+    feasible = ~(support & (cand <= 0)).any(dim=1)
     dual_ok = ((g >= -tol * sc) | support).all(dim=1)
     stat_ok = ((g.abs() <= tol * sc) | ~support).all(dim=1)
-    cand = cand.clamp(min=0)
-    return cand, feasible & dual_ok & stat_ok & chol_ok
+    return cand.clamp(min=0), feasible & dual_ok & stat_ok & chol_ok
 
 
 def batched_nonnegative_qp(
     G: torch.Tensor,
     B: torch.Tensor,
     tol: float = 1e-10,
-    max_iter: int = 20000,
+    max_iter: int = 1000,
     polish_every: int = 10,
-    polish_chunk: int = 4096,
+    memory: float = 2e7,
 ) -> tuple[torch.Tensor, dict]:
     """Solve ``min_{λ≥0} ½λᵀG_pλ − b_pjᵀλ`` for all groups ``p`` and columns ``j``.
 
@@ -108,26 +157,31 @@ def batched_nonnegative_qp(
     G : torch.Tensor, shape (P, M, M)
         Positive semi-definite Gram matrices, one per group. Padded variables
         (points a manifold does not have) must be given a unit diagonal, zero
-        off-diagonal entries and a negative ``b`` so their optimum is 0.
+        off-diagonal entries and a negative ``b`` so their optimum is 0. ``b`` must
+        lie in the range of ``G`` (true for ``G = SᵀS``, ``b = Sᵀw``).
     B : torch.Tensor, shape (P, M, T)
         Linear terms, one column per problem.
     tol : float
         KKT tolerance relative to ``max(1, max|b|, max diag G)`` of each group.
     max_iter : int
-        Cap on FISTA iterations.
+        FISTA iterations before the columns still open are handed to the exact
+        fallback (Lawson–Hanson NNLS per column, ``scipy.optimize.nnls``, on the
+        factor G = RᵀR). With points in general position this is rarely needed;
+        it catches degenerate supports (many sampled points on a low-dimensional
+        sphere).
     polish_every : int
         FISTA iterations between active-set polishing attempts.
-    polish_chunk : int
-        Columns per batched Cholesky call (bounds memory at chunk·k² numbers).
+    memory : float
+        Bound on the numbers held by one batched Cholesky call (chunk · k²).
 
     Returns
     -------
     lam : torch.Tensor, shape (P, M, T)
         Solutions, on the device and in the dtype of ``G``.
     info : dict
-        ``iterations`` (FISTA iterations run), ``n_unconverged`` (columns not
-        certified by the KKT check) and ``max_kkt_violation`` (relative, over all
-        columns).
+        ``iterations`` (FISTA iterations run), ``n_fallback`` (columns solved by
+        the fallback), ``n_unconverged`` (columns failing the final KKT check) and
+        ``max_kkt_violation`` (relative, over all columns).
 
     Examples
     --------
@@ -147,7 +201,9 @@ def batched_nonnegative_qp(
     diag_max = torch.diagonal(G, dim1=1, dim2=2).amax(dim=1)
     scale = torch.maximum(torch.maximum(B.abs().amax(dim=(1, 2)), diag_max), torch.ones((), dtype=dtype, device=device))
     ridge = 1e-13 * diag_max.clamp(min=1.0)
-    Lip = torch.linalg.eigvalsh(G)[:, -1].clamp(min=1e-300)  # (P,)
+    evals = torch.linalg.eigvalsh(G)
+    Lip = evals[:, -1].clamp(min=1e-300)  # (P,)
+    rank_G = (evals > 1e-10 * Lip[:, None]).sum(dim=1)  # a basic solution has ≤ rank entries
     step = (1.0 / Lip)[:, None, None]
 
     lam = torch.zeros_like(B)
@@ -187,7 +243,13 @@ def batched_nonnegative_qp(
         support = lam > 0
         stable = (support == prev_support).all(dim=1) & ~done
         prev_support = support
+        # columns with more support than rank(G) are degenerate: leave them to the fallback
+        stable &= support.sum(dim=1) <= rank_G[:, None]
         cols = torch.nonzero(stable)
+        if not len(cols):
+            continue
+        k_max = int(support[cols[:, 0], :, cols[:, 1]].sum(dim=1).max().item())
+        polish_chunk = max(1, int(memory // max(k_max, 1) ** 2))
         for start in range(0, len(cols), polish_chunk):
             c = cols[start:start + polish_chunk]
             cand, ok = _polish(G, lam, B, c, tol, scale, ridge)
@@ -196,10 +258,14 @@ def batched_nonnegative_qp(
                 lam[cp, :, cj] = cand[ok]
                 y[cp, :, cj] = cand[ok]
                 done[cp, cj] = True
+    open_cols = torch.nonzero(~done)
+    if len(open_cols):
+        lam = _fallback(G, B, lam, open_cols)
     viol, _ = _kkt_violation(G, lam, B, scale)
     info = {
         "iterations": it,
-        "n_unconverged": int((~done).sum().item()),
+        "n_fallback": len(open_cols),
+        "n_unconverged": int((viol > tol).sum().item()),
         "max_kkt_violation": float(viol.max().item()) if viol.numel() else 0.0,
     }
     return lam, info

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-__all__ = ["PLSPath", "RidgePath", "LinearPath", "pearson_columns", "make_path", "REGRESSIONS"]
+__all__ = ["PLSPath", "RidgePath", "LinearPath", "pearson_columns", "self_gram", "make_path", "REGRESSIONS"]
 
 REGRESSIONS = ("pls", "ridge", "linear")
 
@@ -45,6 +45,19 @@ def compute_dtype(x) -> torch.dtype:
     """float32 inputs stay float32; everything else is computed in float64."""
     dt = x.dtype if isinstance(x, (np.ndarray, torch.Tensor)) else np.asarray(x).dtype
     return torch.float32 if dt in (np.float32, torch.float32, np.float16, torch.float16) else torch.float64
+
+
+def self_gram(x: torch.Tensor) -> torch.Tensor:
+    """``x @ x.T`` for a (…, n, p) tensor.
+
+    On the CPU a contiguous 2-D product goes through numpy, whose BLAS call
+    recognises ``A Aᵀ`` and runs the symmetric rank-k update (syrk, half the
+    flops of a general product); elsewhere it is a torch matmul.
+    """
+    if x.device.type == "cpu" and x.ndim == 2 and x.dtype in (torch.float32, torch.float64):
+        a = x.contiguous().numpy()
+        return torch.from_numpy(a @ a.T)
+    return x @ x.transpose(-1, -2)
 
 
 def pearson_columns(pred, target) -> np.ndarray:
@@ -144,7 +157,7 @@ class RidgePath:
         # the n²p product runs in the input's dtype; the small n×n algebra after it
         # (eigendecomposition, α selection) runs in float64 so that near-equal GCV
         # values are ranked the same way whatever the input precision
-        return _Gram(gram=(X @ X.T).to(torch.float64), n_features=X.shape[1])
+        return _Gram(gram=self_gram(X).to(torch.float64), n_features=X.shape[1])
 
     def _centred_blocks(self, G: torch.Tensor, train, test):
         tr = torch.as_tensor(np.asarray(train), device=G.device)

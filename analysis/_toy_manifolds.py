@@ -8,7 +8,6 @@ runs.
 """
 from __future__ import annotations
 
-import gzip
 import os
 from dataclasses import dataclass, field
 
@@ -22,6 +21,7 @@ __all__ = [
     "gaussian_mixture",
     "gaussian_plane",
     "digits",
+    "mnist_points",
     "mnist_from_file",
 ]
 
@@ -304,30 +304,61 @@ def digits(dequantize: bool = True, seed: int = 0) -> ToyData:
                     "dequantize": int(dequantize), "seed": seed, "image_shape": (8, 8)})
 
 
-def _read_idx(path: str) -> np.ndarray:
-    opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rb") as fh:
-        raw = fh.read()
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
-        raise ValueError(f"{path} is not an IDX file of unsigned bytes (magic number "
-                         f"0x0000080N expected, got {raw[:4].hex()}).")
-    ndim = raw[3]
-    shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
-    data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
-    if data.size != int(np.prod(shape)):
-        raise ValueError(f"{path}: header says shape {shape} but holds {data.size} values.")
-    return data.reshape(shape)
+def mnist_points(images: np.ndarray, labels: np.ndarray | None = None, n: int | None = None,
+                 dequantize: bool = True, seed: int = 0, source: str = "mnist") -> ToyData:
+    """MNIST-like uint8 images ``(n, H, W)`` as points in R^(H*W).
+
+    Pixels 0..255 become ``(v + u) / 256`` with ``u ~ U(0, 1)`` when dequantizing
+    (so a continuous density exists), else ``v / 255``.
+
+    Parameters
+    ----------
+    images : np.ndarray, shape (n, H, W)
+        Pixel values 0..255.
+    labels : np.ndarray, shape (n,), optional
+        Digit labels.
+    n : int, optional
+        Keep only the first ``n`` images.
+    dequantize : bool
+        Add uniform dequantization noise.
+    seed : int
+        Seed of the dequantization noise.
+    source : str
+        Recorded in ``attrs["source"]``.
+
+    Returns
+    -------
+    ToyData
+        ``x`` shape ``(n, H*W)``; ``attrs["image_shape"] == (H, W)``; ``simulated=0``.
+    """
+    images = np.asarray(images)
+    if images.ndim != 3:
+        raise ValueError(f"expected images of shape (n, H, W), got {images.shape}.")
+    if labels is not None and len(labels) != len(images):
+        raise ValueError(f"{len(images)} images but {len(labels)} labels.")
+    if n is not None:
+        images = images[:n]
+        labels = None if labels is None else labels[:n]
+    v = images.reshape(len(images), -1).astype(float)
+    if dequantize:
+        x = (v + np.random.default_rng(seed).uniform(size=v.shape)) / 256.0
+    else:
+        x = v / 255.0
+    return ToyData(x, np.zeros((len(x), 0)), None,
+                   None if labels is None else np.asarray(labels, dtype=int), "mnist",
+                   {"simulated": 0, "source": source, "dequantize": int(dequantize),
+                    "seed": seed, "image_shape": tuple(images.shape[1:])})
 
 
 def mnist_from_file(images_path: str | os.PathLike, labels_path: str | os.PathLike | None = None,
                     n: int | None = None, dequantize: bool = True, seed: int = 0) -> ToyData:
     """MNIST digits read from a local file.
 
-    Accepts either the original IDX files (``train-images-idx3-ubyte`` with or
-    without ``.gz``; pass the labels file separately) or a NumPy ``.npz`` with
-    arrays ``x_train``/``y_train`` (the common ``mnist.npz`` layout) or
-    ``images``/``labels``. Pixels 0..255 become ``(v + u) / 256`` with
-    ``u ~ U(0, 1)`` when dequantizing, else ``v / 255``.
+    Accepts either an IDX file (``train-images-idx3-ubyte`` with or without
+    ``.gz``, read with :func:`analysis.datasets.read_idx`; pass the labels file
+    separately) or a NumPy ``.npz`` with arrays ``x_train``/``y_train`` (the common
+    ``mnist.npz`` layout) or ``images``/``labels``. Pixels are mapped as in
+    :func:`mnist_points`.
 
     Parameters
     ----------
@@ -335,23 +366,19 @@ def mnist_from_file(images_path: str | os.PathLike, labels_path: str | os.PathLi
         IDX image file or ``.npz`` archive.
     labels_path : path, optional
         IDX label file (ignored for ``.npz``).
-    n : int, optional
-        Keep only the first ``n`` images.
-    dequantize : bool
-        Add uniform dequantization noise.
-    seed : int
-        Seed of the dequantization noise.
+    n, dequantize, seed
+        As in :func:`mnist_points`.
 
     Returns
     -------
     ToyData
-        ``x`` shape ``(n, 784)``; ``attrs["image_shape"] == (28, 28)``.
     """
     images_path = os.fspath(images_path)
-    if not os.path.exists(images_path):
+    if not os.path.isfile(images_path):
         raise FileNotFoundError(
             f"MNIST file {images_path!r} does not exist. Download MNIST (e.g. "
-            "train-images-idx3-ubyte.gz and train-labels-idx1-ubyte.gz) and pass their paths.")
+            "`python -m analysis.datasets fetch MNIST`, or train-images-idx3-ubyte.gz and "
+            "train-labels-idx1-ubyte.gz by hand) and pass their paths.")
     labels = None
     if images_path.endswith(".npz"):
         with np.load(images_path) as z:
@@ -363,21 +390,10 @@ def mnist_from_file(images_path: str | os.PathLike, labels_path: str | os.PathLi
             lab_key = {"x_train": "y_train", "images": "labels"}[key]
             labels = z[lab_key] if lab_key in z else None
     else:
-        images = _read_idx(images_path)
+        from .datasets import read_idx
+
+        images = read_idx(images_path)
         if labels_path is not None:
-            labels = _read_idx(os.fspath(labels_path))
-    if images.ndim != 3:
-        raise ValueError(f"expected images of shape (n, H, W), got {images.shape}.")
-    if n is not None:
-        images = images[:n]
-        labels = None if labels is None else labels[:n]
-    v = images.reshape(len(images), -1).astype(float)
-    if dequantize:
-        x = (v + np.random.default_rng(seed).uniform(size=v.shape)) / 256.0
-    else:
-        x = v / 255.0
-    return ToyData(x, np.zeros((len(x), 0)), None,
-                   None if labels is None else np.asarray(labels, dtype=int), "mnist",
-                   {"simulated": 0, "source": f"mnist:{os.path.basename(images_path)}",
-                    "dequantize": int(dequantize), "seed": seed,
-                    "image_shape": tuple(images.shape[1:])})
+            labels = read_idx(os.fspath(labels_path))
+    return mnist_points(images, labels, n=n, dequantize=dequantize, seed=seed,
+                        source=f"mnist:{os.path.basename(images_path)}")

@@ -51,7 +51,7 @@ import torch
 from torch import Tensor, nn
 
 from ._toy_manifolds import (ToyData, digits, gaussian_mixture, gaussian_plane,
-                             mnist_from_file, noisy_circle, s_curve, swiss_roll)
+                             mnist_from_file, mnist_points, noisy_circle, s_curve, swiss_roll)
 
 __all__ = [
     "fit_flow",
@@ -850,50 +850,42 @@ def local_components(flow: FittedFlow, x, orient: bool = True, n_neighbors: int 
 
 
 # ------------------------------------------------------------------------- data
-def load_mnist(path: str | os.PathLike | None = None, labels_path=None, n: int | None = None,
-               dequantize: bool = True, seed: int = 0) -> ToyData:
+def load_mnist(path: str | os.PathLike | None = None, labels_path=None, split: str = "train",
+               n: int | None = None, dequantize: bool = True, seed: int = 0) -> ToyData:
     """MNIST as points in R^784, from a local file or through its data manifest.
 
     Parameters
     ----------
     path : path, optional
-        Local IDX (``train-images-idx3-ubyte[.gz]``) or ``.npz`` file; see
-        :func:`analysis._toy_manifolds.mnist_from_file`. If omitted, the file is
-        obtained from the ``mnist`` manifest through ``analysis.datasets`` (which
-        raises a clear error naming the file to place when it is not available
-        offline).
-    labels_path, n, dequantize, seed
-        As in ``mnist_from_file``.
+        A local IDX image file (``train-images-idx3-ubyte[.gz]``) or ``.npz``
+        (see :func:`analysis._toy_manifolds.mnist_from_file`), or a folder holding
+        the four IDX ``.gz`` files. If omitted, the manifest's folder is used via
+        ``analysis.datasets.load_mnist`` (which names the missing file and says to
+        run ``python -m analysis.datasets fetch MNIST``; nothing is downloaded here).
+    labels_path : path, optional
+        IDX label file when ``path`` is an IDX image file.
+    split : {'train', 'test'}
+        Which split to read from a folder or the manifest.
+    n, dequantize, seed
+        Keep the first ``n`` images; dequantize pixels as ``(v + u)/256``; noise seed.
 
     Returns
     -------
     ToyData
+        ``x`` shape ``(n, 784)``, ``labels``, ``attrs["image_shape"] == (28, 28)``.
     """
-    if path is None:
-        try:
-            from . import datasets as _datasets
-        except ImportError as err:
-            raise RuntimeError(
-                "analysis.datasets is not available in this installation; pass the path "
-                "of a local MNIST file: load_mnist('train-images-idx3-ubyte.gz', "
-                "labels_path='train-labels-idx1-ubyte.gz').") from err
-        fetch = getattr(_datasets, "fetch", None)
-        if fetch is None:
-            raise RuntimeError("analysis.datasets has no fetch(name) function; pass the path "
-                               "of a local MNIST file to load_mnist(path).")
-        files = fetch("mnist")
-        paths = list(files.values()) if isinstance(files, dict) else list(files) \
-            if isinstance(files, (list, tuple)) else [files]
-        paths = [os.fspath(p) for p in paths]
-        images = [p for p in paths if "images" in os.path.basename(p) or p.endswith(".npz")]
-        labels = [p for p in paths if "labels" in os.path.basename(p)]
-        if not images:
-            raise RuntimeError(f"the mnist manifest gave files {paths}, none of which is an "
-                               "image file; pass load_mnist(path) explicitly.")
-        images.sort(key=lambda p: "train" not in os.path.basename(p))
-        labels.sort(key=lambda p: "train" not in os.path.basename(p))
-        path, labels_path = images[0], (labels[0] if labels else None)
-    return mnist_from_file(path, labels_path, n=n, dequantize=dequantize, seed=seed)
+    if path is not None and not os.path.isdir(path):
+        return mnist_from_file(path, labels_path, n=n, dequantize=dequantize, seed=seed)
+    try:
+        from . import datasets as _datasets
+    except ImportError as err:
+        raise RuntimeError(
+            "analysis.datasets is not available in this installation; pass the path of a "
+            "local MNIST file: load_mnist('train-images-idx3-ubyte.gz', "
+            "labels_path='train-labels-idx1-ubyte.gz').") from err
+    images, labels = _datasets.load_mnist(path, split=split)
+    return mnist_points(images, labels, n=n, dequantize=dequantize, seed=seed,
+                        source=f"mnist:{split}")
 
 
 # ---------------------------------------------------------------------- figures

@@ -106,7 +106,8 @@ DISTORTIONS: dict[str, Distortion] = {
         Distortion(
             "blur", (0.0, 1.0, 2.0, 3.0, 4.0, 6.0), "Gaussian std [px]",
             "Gaussian blur with mirror-symmetric borders (scipy.ndimage 'reflect'), kernel "
-            "truncated at 4 std; grid: ImageNet-C gaussian_blur severities"),
+            "truncated at 4 std; grid: ImageNet-C gaussian_blur severities (which used "
+            "skimage's edge-replicating borders)"),
         Distortion(
             "low_pass", (0.0, 1.0, 3.0, 5.0, 7.0, 10.0, 15.0, 40.0), "Gaussian std [px]",
             "Gaussian low-pass filter whose surround is a uniform background (default: each "

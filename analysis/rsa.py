@@ -47,7 +47,8 @@ import torch
 import xarray as xr
 from tqdm.auto import tqdm
 
-from analysis.assemblies import NEUROID, PRESENTATION, TIME_BIN, align, average_repetitions, validate
+from analysis._regression import self_gram
+from analysis.assemblies import PRESENTATION, TIME_BIN, align, average_repetitions, validate
 
 __all__ = [
     "RDM_METHODS",
@@ -101,8 +102,11 @@ def _squeeze_time(a: xr.DataArray) -> xr.DataArray:
 
 def _pairwise(a: torch.Tensor, b: torch.Tensor, precision: torch.Tensor | None) -> torch.Tensor:
     """(…, n, n) matrix K_ij = a_i Λ b_jᵀ, and d_ij = K_ii + K_jj − K_ij − K_ji."""
-    ka = a if precision is None else a @ precision
-    K = ka @ b.transpose(-1, -2)
+    if precision is None and a is b:
+        K = self_gram(a)
+    else:
+        ka = a if precision is None else a @ precision
+        K = ka @ b.transpose(-1, -2)
     diag = torch.diagonal(K, dim1=-2, dim2=-1)
     return diag[..., :, None] + diag[..., None, :] - K - K.transpose(-1, -2)
 
@@ -118,8 +122,10 @@ def _rdm_tensor(x: torch.Tensor, method: str, precision: torch.Tensor | None) ->
     p = x.shape[-1]
     if method == "correlation":
         z = x - x.mean(-1, keepdim=True)
-        z = z / torch.linalg.vector_norm(z, dim=-1, keepdim=True)
-        return _finish(1.0 - z @ z.transpose(-1, -2))
+        norm = torch.linalg.vector_norm(z, dim=-1, keepdim=True)
+        if (norm == 0).any():
+            raise ValueError("correlation distance is undefined for a pattern that is constant across channels")
+        return _finish(1.0 - self_gram(z / norm))
     if method == "euclidean":
         x = x - x.mean(-2, keepdim=True)  # translation-invariant; better conditioned
         return _finish(_pairwise(x, x, None) / p)
@@ -232,7 +238,6 @@ def rdm(
     if noise is not None and method not in ("mahalanobis", "crossnobis"):
         raise ValueError(f"noise (a precision matrix) is used by mahalanobis/crossnobis only, not {method!r}")
     x, ids, attrs = _patterns(data, method, cv_coord, device)
-    _check_finite(x, "the data")
     p = x.shape[-1]
     precision = None
     if noise is not None:
@@ -244,11 +249,8 @@ def rdm(
     if method == "crossnobis":
         d = _crossnobis_tensor(x, precision)
     else:
-        if method == "correlation":
-            z = x - x.mean(-1, keepdim=True)
-            if (torch.linalg.vector_norm(z, dim=-1) == 0).any():
-                raise ValueError("correlation distance is undefined for a pattern that is constant across channels")
         d = _rdm_tensor(x, method, precision)
+    _check_finite(d, "the RDM (so the data or the noise precision)")  # NaN/inf inputs propagate here
     values = d.cpu().numpy()
     dims = (_ROW, _COL) if values.ndim == 2 else ("rdm",) * (values.ndim - 2) + (_ROW, _COL)
     if values.ndim > 3:
@@ -630,7 +632,7 @@ def _aligned_features(x, y):
 
 def _gram(x: torch.Tensor, kernel: str, sigma, threshold: float) -> torch.Tensor:
     if kernel == "linear":
-        return x @ x.T
+        return self_gram(x)
     sq = torch.clamp(_pairwise(x, x, None), min=0.0)
     sq = 0.5 * (sq + sq.T)
     sq.fill_diagonal_(0.0)

@@ -6,23 +6,25 @@ population, built so that analyses can be checked against what was planted:
 * **V1-like units** — one oriented linear filter each (a Gabor with random
   orientation, spatial frequency, receptive-field position, phase and envelope),
   followed by *half-squaring* (simple cells, ``relu(L)²``) or *energy* (complex
-  cells, ``L₀² + L₁²`` of a quadrature pair). The mean of either nonlinearity over
-  images depends only on the image's power spectrum (for simple cells, on
-  symmetric response distributions), so V1-like units respond about equally to a
+  cells, ``L₀² + L₁²`` of a quadrature pair), receptive fields spread uniformly over
+  the (periodic) image plane. Averaged over positions, a complex cell's energy
+  depends only on the image's amplitude spectrum (Parseval; for simple cells
+  approximately so), so V1-like units respond about equally to a
   naturalistic texture and to its spectrally matched noise: modulation index ≈ 0,
   as Freeman et al. (2013) found for V1.
 * **V2-like units** — a second linear–nonlinear stage over V1-like energy maps
   (4 orientations × 3 octave-spaced scales, divided by the image's mean energy:
-  gain control). Each unit pools the energy maps over a larger receptive field
-  with (i) a *first-order* term, a positive weighted sum of pooled energy, and
-  (ii) a *second-order* term, the energy of a band-pass (quadrature Gabor) filter
-  applied to a mixed-sign combination of the energy maps across orientation and
-  scale (a filter–rectify–filter stage: it measures spatial variation and
-  co-variation of local energy, i.e. correlations beyond the power spectrum).
-  Naturalistic textures have sparse, co-localised energy across scales and
-  orientations that phase-randomised noise lacks, so the second-order term — and
-  the V2-like units — respond more to textures than to matched noise (positive
-  modulation index, Freeman et al. 2013).
+  gain control), pooled by a Gaussian receptive field about twice V1's size:
+  (i) a *first-order* term, the rectified mixed-sign weighted sum of pooled
+  energies (preferred orientation excitatory, orthogonal suppressive), and
+  (ii) a *second-order* term, the pooled co-activation Σ_ab W_ab ⟨E_a E_b⟩ of
+  channels across neighbouring scales and orientations (plus small mixed-sign
+  weights on all other pairs), divided by what the pooled energies alone predict,
+  Σ_ab |W_ab| ⟨E_a⟩⟨E_b⟩. Naturalistic textures have sparse energy that co-occurs
+  across scales and orientations (edges, contours, contrast fluctuations);
+  phase-randomised noise with the same spectrum does not, so the second-order
+  term — and the V2-like units — respond more to textures than to matched noise
+  (positive modulation index, Freeman et al. 2013).
 
 Rates are in spikes/s: each unit's noise-free rate is ``baseline + gain · drive``
 with the gain set on a fixed calibration set of 1/f (pink) noise images so that
@@ -224,7 +226,7 @@ class SimulatedPopulation:
                 "orientation": float(np.degrees(theta)), "sf": freq,
                 "rf_x": x0, "rf_y": y0, "rf_sigma": float(sigma), "second_order_weight": 0.0,
             })
-        return {"filters": filters.reshape(n, 2, -1), "complex": is_complex}
+        return {"filters": filters.reshape(n, 2, self.image_size**2), "complex": is_complex}
 
     def _build_bank(self) -> dict:
         """Fourier-domain quadrature filters of the V1 energy bank (log-Gabor-like)."""
@@ -296,7 +298,18 @@ class SimulatedPopulation:
                 "sf": float(self._bank["freqs"][pref_s]), "rf_x": x0, "rf_y": y0,
                 "rf_sigma": float(sigma), "second_order_weight": float(beta[i]),
             })
-        return {"pool": pool, "w1": w1, "w2": w2, "beta": beta}
+        # RF pooling is evaluated on blocks of f x f pixels (f <= sigma / 3 for the
+        # smallest V2 receptive field): the pooling Gaussian is nearly constant within a block
+        f = 1
+        while self.image_size % (2 * f) == 0 and 2 * f <= self.image_size / 24:
+            f *= 2
+        m = self.image_size // f
+        pool_blocks = pool.reshape(n, m, f, m, f).sum(axis=(2, 4)).reshape(n, m * m)
+        ia, ib = np.triu_indices(k)
+        # symmetric W: sum_ab W_ab M_ab = sum_{a<=b} (2 - [a == b]) W_ab M_ab
+        w2_pairs = w2[:, ia, ib] * np.where(ia == ib, 1.0, 2.0)
+        return {"pool": pool_blocks, "block": f, "pairs": (ia, ib), "w1": w1, "w2": w2,
+                "w2_pairs": w2_pairs, "beta": beta}
 
     def _calibrate(self, rng) -> None:
         """Set baselines and gains from the drives to a fixed set of pink-noise images."""
@@ -311,7 +324,7 @@ class SimulatedPopulation:
         self.units["gain"] = self._gain
 
     # ---------------------------------------------------------------- responses
-    def _drives(self, images: np.ndarray, batch_size: int = 64) -> np.ndarray:
+    def _drives(self, images: np.ndarray, batch_size: int = 16, progress: bool = False) -> np.ndarray:
         """Uncalibrated drives (n_images, n_units, 2) for images (n, H, W).
 
         Column 0 is the first-order drive (V1: half-squared or energy response; V2:
@@ -319,7 +332,12 @@ class SimulatedPopulation:
         for V1 units).
         """
         out = []
-        for start in range(0, len(images), batch_size):
+        starts = range(0, len(images), batch_size)
+        if progress:
+            from tqdm.auto import tqdm
+
+            starts = tqdm(starts, desc="simulated responses", unit="batch")
+        for start in starts:
             x = images[start : start + batch_size]
             x = x - x.mean(axis=(1, 2), keepdims=True)  # contrast image: responses ignore mean luminance
             flat = x.reshape(len(x), -1)
@@ -333,15 +351,22 @@ class SimulatedPopulation:
                 parts.append(np.stack([v1, v1], axis=-1))
             if self.n_units["V2"]:
                 v2 = self._v2
-                emaps = self._energy_maps(x).reshape(len(x), -1, flat.shape[1])  # (n, K, P)
-                pooled = emaps @ v2["pool"].T  # (n, K, U): RF-pooled energy
+                emaps = self._energy_maps(x)  # (n, K, H, W)
+                f, (ia, ib) = v2["block"], v2["pairs"]
+                n_img, k, h, w = emaps.shape
+
+                def blocks(maps):  # sum over f x f pixel blocks, flattened
+                    return maps.reshape(n_img, -1, h // f, f, w // f, f).sum(axis=(3, 5)).reshape(
+                        n_img, maps.shape[1], -1)
+
+                pooled = blocks(emaps) @ v2["pool"].T  # (n, K, U): RF-pooled energy
                 first = np.maximum(np.einsum("nku,uk->nu", pooled, v2["w1"]), 0)
-                # RF-weighted second moments of the energy maps, (n, U, K, K)
-                moments = np.stack([(emaps * g) @ emaps.transpose(0, 2, 1) for g in v2["pool"]], 1)
+                # RF-weighted second moments of the energy maps, one per channel pair (a <= b)
+                moments = blocks(emaps[:, ia] * emaps[:, ib]) @ v2["pool"].T  # (n, pairs, U)
                 # co-activation relative to what the pooled energies alone predict: for
                 # independent channels the ratio is 1, whatever the contrast
                 expected = np.einsum("nau,nbu,uab->nu", pooled, pooled, np.abs(v2["w2"]))
-                second = np.maximum(np.einsum("nuab,uab->nu", moments, v2["w2"]), 0) / (
+                second = np.maximum(np.einsum("npu,up->nu", moments, v2["w2_pairs"]), 0) / (
                     expected + 1e-12)
                 parts.append(np.stack([first, second], axis=-1))
             out.append(np.concatenate(parts, axis=1))
@@ -386,7 +411,7 @@ class SimulatedPopulation:
                 out[i] = img[o : o + n, o : o + n]
         return out
 
-    def rates(self, images, visual_degrees: float | None = None) -> np.ndarray:
+    def rates(self, images, visual_degrees: float | None = None, progress: bool = False) -> np.ndarray:
         """Noise-free (ground-truth) rates in spikes/s.
 
         Parameters
@@ -397,13 +422,15 @@ class SimulatedPopulation:
             Width of the images in degrees (default: the stimulus set's, or the
             population's field of view for arrays). Smaller images are pasted at the
             centre of a gray canvas; larger ones are centre-cropped.
+        progress : bool
+            Show a progress bar over batches of 16 images.
 
         Returns
         -------
         numpy.ndarray, (n_images, n_units), spikes/s, in ``units`` order.
         """
         x = self._prepare(images, visual_degrees)
-        d = self._drives(x) / self._norms
+        d = self._drives(x, progress=progress) / self._norms
         n1 = self.n_units["V1"]
         drive = d[..., 0].copy()
         if self.n_units["V2"]:
@@ -412,7 +439,7 @@ class SimulatedPopulation:
         return self._baseline + self._gain * drive
 
     def record(self, stimulus_set: StimulusSet, n_repetitions: int = 20, noise: float = 1.0,
-               seed: int = 0):
+               seed: int = 0, progress: bool = False):
         """Simulate a recording session: every stimulus shown ``n_repetitions`` times.
 
         Parameters
@@ -423,6 +450,8 @@ class SimulatedPopulation:
             Fano factor F of the spike counts (1: Poisson; 0: no trial noise).
         seed : int
             Seeds the trial noise (independent of the population's seed).
+        progress : bool
+            Show a progress bar while computing the rates.
 
         Returns
         -------
@@ -440,7 +469,7 @@ class SimulatedPopulation:
             raise ValueError(f"n_repetitions must be a positive integer; got {n_repetitions!r}")
         if not (np.isfinite(noise) and noise >= 0):
             raise ValueError(f"noise (Fano factor) must be a number >= 0; got {noise!r}")
-        rates = self.rates(stimulus_set)
+        rates = self.rates(stimulus_set, progress=progress)
         n_stim, n_units = rates.shape
         mean = np.repeat(rates, n_repetitions, axis=0)
         rng = np.random.default_rng(seed)
@@ -500,13 +529,23 @@ def simulate_recordings(
     noise: float = 1.0,
     seed: int = 0,
     image_size: int = 64,
+    progress: bool = False,
     **population_kwargs,
 ):
     """Build a :class:`SimulatedPopulation` and record it on ``stimulus_set``.
 
-    ``seed`` seeds the population; the trial noise uses ``seed + 1``. Other keyword
-    arguments go to :class:`SimulatedPopulation`. Returns the recording assembly
-    (see :meth:`SimulatedPopulation.record`), labelled ``simulated=1``.
+    ``seed`` seeds the population; the trial noise uses ``seed + 1``. ``noise`` is the
+    Fano factor of the spike counts (1: Poisson). Other keyword arguments go to
+    :class:`SimulatedPopulation`. Returns the recording assembly (see
+    :meth:`SimulatedPopulation.record`), labelled ``simulated=1``.
+
+    Examples
+    --------
+    >>> from analysis.stimuli import texture_stimulus_set
+    >>> s = texture_stimulus_set(samples_per_family=1, size=32, progress=False)
+    >>> simulate_recordings(s, {"V1": 2, "V2": 2}, n_repetitions=2, image_size=32).shape
+    (16, 4)
     """
     pop = SimulatedPopulation(n_units, image_size=image_size, seed=seed, **population_kwargs)
-    return pop.record(stimulus_set, n_repetitions=n_repetitions, noise=noise, seed=seed + 1)
+    return pop.record(stimulus_set, n_repetitions=n_repetitions, noise=noise, seed=seed + 1,
+                      progress=progress)

@@ -518,10 +518,12 @@ def family_decoding(
 
     Parameters
     ----------
-    assembly : xarray.DataArray
+    assembly : xarray.DataArray or mapping {name: assembly}
         2-D (presentation, neuroid), presentation coords ``texture_family``,
         ``sample`` (image index within family), ``texture_type`` (when
-        ``texture_type`` is not None), ``repetition`` for sample decoding.
+        ``texture_type`` is not None), ``repetition`` for sample decoding. A
+        mapping (e.g. the layers returned by ``analysis.activations.extract``) is
+        decoded item by item, each item one population named by its key.
     population_sizes : sequence of int, optional
         Default 1, 2, 4, ... up to the population's size (and the size itself).
         Sizes above a population's size are skipped for it.
@@ -558,6 +560,15 @@ def family_decoding(
         chance`` (accuracy = fraction of test trials decoded correctly, pooled over
         folds, and for ``'sample'`` also over families).
     """
+    if isinstance(assembly, Mapping):
+        kw = dict(population_sizes=population_sizes, n_draws=n_draws, n_splits=n_splits,
+                  kinds=kinds, texture_type=texture_type, by=None, shrinkage=shrinkage,
+                  standardize=standardize, seed=seed, device=device,
+                  max_batch_bytes=max_batch_bytes, progress=progress)
+        if not assembly:
+            raise ValueError("got an empty mapping of assemblies")
+        return pd.concat([family_decoding(a, **kw).assign(population=str(k))
+                          for k, a in assembly.items()], ignore_index=True)
     _check_assembly(assembly, "family_decoding", ["texture_family", "sample"]
                     + (["texture_type"] if texture_type is not None else []))
     shrinkage = _check_shrinkage(shrinkage)
@@ -628,7 +639,7 @@ def family_decoding(
                 groups = []
                 for f in range(len(fam_labels)):
                     idx = np.flatnonzero(fam == f)
-                    labels, codes = _codes(samples[idx])
+                    _, codes = _codes(samples[idx])
                     groups.append((idx, codes, sample_folds[idx]))
                 chance = float(np.mean([1.0 / len(np.unique(g[1])) for g in groups]))
             # draws are solved in chunks that keep a few copies of (chunk, trials, m) in budget

@@ -85,8 +85,10 @@ class ResNet50BackEnd(nn.Module):
 class FrontEndResNet50(VisionModel):
     """A fixed front end followed by :class:`ResNet50BackEnd`; output logits (B, num_classes).
 
-    The front end's parameters are frozen (``requires_grad=False``) and it is kept
-    in eval mode; the bottleneck and ResNet stages are trainable.
+    The front end's parameters are frozen (``requires_grad=False``); it follows the
+    model's train/eval mode, so a :class:`GaborV1` front end is stochastic while the
+    back end trains (as in VOneNet) and deterministic in eval. The bottleneck and
+    ResNet stages are trainable.
     """
 
     def __init__(self, frontend: nn.Module, frontend_channels: int, frontend_layers: list[str],
@@ -101,11 +103,6 @@ class FrontEndResNet50(VisionModel):
         self.layers = [f"frontend.{n}" for n in frontend_layers] + [
             f"backend.{n}" for n in ("layer1", "layer2", "layer3", "layer4", "avgpool", "fc")]
         self._check_layers()
-
-    def train(self, mode: bool = True):
-        super().train(mode)
-        self.frontend.train(False)  # frozen: no noise, no statistics updates
-        return self
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.backend(self.frontend(self.prepare(x)))

@@ -160,7 +160,10 @@ def _write_text(path: Path, text: str) -> None:
 
 def registry_line(identifier: str) -> str:
     """The literal ``model_registry['<id>'] = lambda: ModelCommitment(...)`` line of ``__init__.py``."""
-    return _render("__init__.py.tmpl", _literals(identifier=identifier)).splitlines()[-1]
+    import neuromodels
+
+    values = _literals(identifier=identifier, toolkit_version=neuromodels.__version__)
+    return _render("__init__.py.tmpl", values).splitlines()[-1]
 
 
 def _template(name: str) -> string.Template:

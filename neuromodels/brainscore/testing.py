@@ -34,6 +34,7 @@ __all__ = [
     "installed_plugin",
     "run_generic_plugin_tests",
     "run_plugin_tests",
+    "run_all_plugin_tests",
 ]
 
 #: the files Brain-Score's generic plugin tests read (absent from the 2.4.2 wheel)
@@ -129,3 +130,16 @@ def run_plugin_tests(plugin_dir, env=None, timeout: float = 900) -> subprocess.C
     """The plugin's own ``test.py`` in a subprocess (as Brain-Score runs it)."""
     with tempfile.TemporaryDirectory() as cwd:
         return _pytest([str(Path(plugin_dir) / "test.py")], cwd, _env(env), timeout)
+
+
+def run_all_plugin_tests(plugin_dir, env=None, timeout: float = 1200) -> subprocess.CompletedProcess:
+    """Brain-Score's generic plugin tests and the plugin's ``test.py`` in one pytest subprocess.
+
+    Same tests as :func:`run_generic_plugin_tests` followed by :func:`run_plugin_tests`,
+    paying Brain-Score's start-up (tens of seconds) once.
+    """
+    ensure_generic_test_images()
+    tests = brainscore_vision_root() / "model_helpers" / "generic_plugin_tests.py"
+    with tempfile.TemporaryDirectory() as cwd:
+        return _pytest(["-m", "not slow", str(tests), str(Path(plugin_dir) / "test.py"),
+                        "--plugin_directory", str(plugin_dir)], cwd, _env(env), timeout)

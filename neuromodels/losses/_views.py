@@ -36,7 +36,7 @@ def as_views(
     Returns
     -------
     torch.Tensor
-        (B, V, D).
+        (B, V, D); half-precision input (AMP) is promoted to float32.
     """
     if z_other is not None:
         if not isinstance(z_other, torch.Tensor) or not isinstance(z, torch.Tensor):
@@ -56,6 +56,8 @@ def as_views(
         )
     if not torch.is_floating_point(z):
         raise TypeError(f"{loss_name}: features must be floating point; got {z.dtype}")
+    if z.dtype in (torch.float16, torch.bfloat16):
+        z = z.float()  # batch statistics and log-determinants need single precision (AMP)
     b, v, d = z.shape
     if exact_views is not None and v != exact_views:
         raise ValueError(

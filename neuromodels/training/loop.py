@@ -239,6 +239,12 @@ class _Trainer:
             if state is not None and state.get("optimizer_key") == ph.optimizer_key:
                 self.optimizer.load_state_dict(state["optimizer"])
                 self.scheduler.load_state_dict(state["scheduler"])
+        if self.ctx.distributed and getattr(self, "step_module", None) is not None:
+            # the previous DDP wrapper's gradient hooks must be gone before a new one is made
+            del self.step_module
+            import gc
+
+            gc.collect()
         step_module = _StepModule(m, loss, ph, self.views, self.bf16)
         if self.ctx.distributed:
             from torch.nn.parallel import DistributedDataParallel as DDP
@@ -270,21 +276,51 @@ class _Trainer:
         return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
     # -- views on the device -------------------------------------------------------
-    def _views(self, x: torch.Tensor, step: int) -> torch.Tensor:
+    def _views(self, x: torch.Tensor, step: int, phase: Phase | None = None) -> torch.Tensor:
+        """The (b·V, C, P, P) views of this process's batch ``x`` of global step ``step``."""
         b = x.shape[0]
-        deform = self.deforms[self.phase.index]
+        deform = self.deforms[(phase or phase_at(self.phases, step)).index]
         if deform is None:
-            return x.flatten(0, 1)
-        if x.shape[1] == 1 and self.views > 1:
-            x = x.expand(-1, self.views, -1, -1, -1)
-        out = []
-        with torch.no_grad():
-            for s in range(0, b, self.chunk):
-                part = x[s : s + self.chunk].flatten(0, 1)
-                g = torch.Generator(device=x.device)
-                g.manual_seed(_seed_of(self.cfg.run.seed, 3, step, (self.ctx.rank * b + s) // self.chunk))
-                out.append(deform(part, generator=g))
-        return torch.cat(out, 0)
+            views = x.flatten(0, 1)
+        else:
+            if x.shape[1] == 1 and self.views > 1:
+                x = x.expand(-1, self.views, -1, -1, -1)
+            out = []
+            with torch.no_grad():
+                for s in range(0, b, self.chunk):
+                    part = x[s : s + self.chunk].flatten(0, 1)
+                    g = torch.Generator(device=x.device)
+                    g.manual_seed(_seed_of(self.cfg.run.seed, 3, step, (self.ctx.rank * b + s) // self.chunk))
+                    out.append(deform(part, generator=g))
+            views = torch.cat(out, 0)
+        if self.channels_last:
+            views = views.contiguous(memory_format=torch.channels_last)
+        return views
+
+    def view_stream(self, start: int):
+        """Views of steps ``start, start+1, ...``; step t+1's are made (in one background
+        thread) while step t trains, so sampling and deformation overlap the step.
+
+        The views of step t depend only on ``(seed, t)``, so prefetching changes nothing
+        in the results.
+        """
+        from concurrent.futures import ThreadPoolExecutor
+
+        batches = _batches(self.sampler, start, self.cfg.data.num_workers, self.ctx.device)
+
+        def produce(step: int) -> torch.Tensor:
+            return self._views(next(batches), step)
+
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="views")
+        try:
+            future = pool.submit(produce, start)
+            for step in range(start, self.total):
+                views = future.result()
+                if step + 1 < self.total:
+                    future = pool.submit(produce, step + 1)
+                yield views
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
 
     # -- state ---------------------------------------------------------------------
     def _rng_state(self) -> dict:
@@ -414,7 +450,7 @@ class _Trainer:
         history = read_metrics(self.run_dir) if ctx.is_main else []
         last_ckpt = path if state is not None else None
         counted = set()
-        batches = _batches(self.sampler, start, cfg.data.num_workers, dev)
+        stream = self.view_stream(start)
         bar = tqdm(total=self.total, initial=start, unit="step", dynamic_ncols=True,
                    disable=not (cfg.run.progress and ctx.is_main))
         t0 = time.perf_counter()
@@ -426,10 +462,7 @@ class _Trainer:
                     self._set_phase(ph, state)
                     bar.set_description(ph.stage)
                 tic = time.perf_counter()
-                x = next(batches)
-                views = self._views(x, step)
-                if self.channels_last:
-                    views = views.contiguous(memory_format=torch.channels_last)
+                views = next(stream)
                 key = self._phase_key(ph)
                 counting = cfg.run.count_flops and ph.index not in counted and key not in self.flops
                 fc = _flop_counter() if counting else contextlib.nullcontext()
@@ -470,6 +503,7 @@ class _Trainer:
                     saved = self._checkpoint(step + 1)
                     last_ckpt = saved or last_ckpt
         finally:
+            stream.close()
             bar.close()
             metrics.close()
         if ctx.is_main:

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from analysis import assemblies
 from analysis.assemblies import (
     align,
     average_repetitions,

@@ -332,7 +332,7 @@ def test_mnist_from_local_idx_and_npz(tmp_path):
     with pytest.raises(FileNotFoundError, match="Download MNIST"):
         flows.load_mnist(tmp_path / "missing.gz")
     (tmp_path / "bad").write_bytes(b"\x01\x02\x03\x04")
-    with pytest.raises(ValueError, match="not an IDX file"):
+    with pytest.raises(Exception, match="IDX"):  # analysis.datasets.read_idx's error
         flows.load_mnist(tmp_path / "bad")
 
 
@@ -416,3 +416,33 @@ def test_figures_return_labelled_figures():
     plt.close("all")
     df = comps.to_dataframe()
     assert list(df.columns) == ["point", "component", "scale", "coordinate"] and len(df) == 32
+
+
+def test_load_mnist_without_path_uses_manifest_or_explains(monkeypatch, tmp_path):
+    import sys
+    import types
+
+    import analysis
+
+    # `from . import datasets` looks at the package attribute first, then sys.modules
+    monkeypatch.delattr(analysis, "datasets", raising=False)
+    monkeypatch.setitem(sys.modules, "analysis.datasets", None)  # module not available
+    with pytest.raises(RuntimeError, match="pass the path"):
+        flows.load_mnist()
+    imgs = (np.arange(2 * 28 * 28) % 256).astype(np.uint8).reshape(2, 28, 28)
+    calls = []
+    fake = types.ModuleType("analysis.datasets")
+
+    def fake_load_mnist(folder=None, split="train"):
+        calls.append((folder, split))
+        return imgs, np.array([3, 4], dtype=np.uint8)
+
+    fake.load_mnist = fake_load_mnist
+    monkeypatch.setitem(sys.modules, "analysis.datasets", fake)
+    monkeypatch.setattr(analysis, "datasets", fake, raising=False)
+    d = flows.load_mnist(split="test", dequantize=False)
+    np.testing.assert_allclose(d.x, imgs.reshape(2, -1) / 255.0)
+    np.testing.assert_array_equal(d.labels, [3, 4])
+    assert calls == [(None, "test")]
+    flows.load_mnist(tmp_path, dequantize=False)  # a folder goes to the manifest loader
+    assert calls[-1] == (tmp_path, "train")

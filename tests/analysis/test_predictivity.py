@@ -8,6 +8,7 @@ import matplotlib
 import numpy as np
 import pytest
 import scipy.stats
+import torch
 from sklearn.cross_decomposition import PLSRegression
 from sklearn.linear_model import LinearRegression, Ridge, RidgeCV
 from sklearn.model_selection import StratifiedShuffleSplit
@@ -242,6 +243,16 @@ def test_float32_ridge_matches_float64():
     r32 = neural_predictivity(source, target, regression="ridge", progress=False)
     r64 = neural_predictivity(source.astype(np.float64), target, regression="ridge", progress=False)
     assert r32.score == pytest.approx(r64.score, abs=1e-4)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("regression", ["ridge", "linear"])
+def test_ridge_and_linear_on_cuda_match_cpu(regression):
+    rng = np.random.default_rng(14)
+    source, target = _recording(rng)
+    cpu = neural_predictivity(source, target, regression=regression, progress=False)
+    gpu = neural_predictivity(source, target, regression=regression, device="cuda", progress=False)
+    np.testing.assert_allclose(gpu.per_neuroid.values, cpu.per_neuroid.values, atol=1e-4)
 
 
 def _layers(rng, n=60):

@@ -277,3 +277,7 @@ def test_errors_are_clear():
         rdm(np.ones((3, 4)), "correlation")
     with pytest.raises(ValueError, match="at least 2"):
         noise_ceiling(rdm(x).values[None])
+    bad = x.copy()
+    bad[2, 1] = np.nan
+    with pytest.raises(ValueError, match="NaN or inf"):
+        rdm(bad, "euclidean")

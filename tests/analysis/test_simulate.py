@@ -164,3 +164,12 @@ def test_bad_images_are_refused(population, textures):
         population.record(textures, n_repetitions=0)
     with pytest.raises(TypeError, match="StimulusSet"):
         population.record(np.zeros((2, SIZE, SIZE)))
+
+
+@pytest.mark.parametrize("n_units", [{"V1": 3}, {"V2": 3}])
+def test_single_region_populations(n_units):
+    pop = SimulatedPopulation(n_units, image_size=SIZE, seed=1)
+    region = next(iter(n_units))
+    assert list(pop.units["region"]) == [region] * 3
+    rates = pop.rates(np.random.default_rng(0).random((4, SIZE, SIZE)))
+    assert rates.shape == (4, 3) and (rates >= pop.units["baseline"].to_numpy()).all()

@@ -162,8 +162,9 @@ def test_spectral_energy_model_layer_has_zero_modulation_index():
     np.testing.assert_allclose(mi.values, 0.0, atol=1e-5)
     table = modulation_table(acts)
     assert set(table["population"]) == {"2"} and len(table) == 4 * (1 + 4)
-    res = family_decoding(acts["2"], n_splits=3, n_draws=2, progress=False)
+    res = family_decoding(acts, n_splits=3, n_draws=2, progress=False)
     assert set(res["kind"]) == {"family"}  # deterministic activations: no sample decoding
+    assert set(res["population"]) == {"2"} and set(res["population_size"]) == {1, 2, 4}
 
 
 # --------------------------------------------------------------------------------------

@@ -62,9 +62,9 @@ def test_lcl_v2net_loads_a_checkpoint_and_freezes_it(tmp_path):
         assert torch.equal(a, b), n
     assert not any(p.requires_grad for p in net.frontend.parameters())
     assert net.backend.bottleneck.in_channels == 8
-    net.train()
-    assert not net.frontend.training
-    assert net(torch.rand(1, 1, 64, 64)).shape == (1, 10)
+    x = torch.rand(1, 1, 64, 64)
+    assert net(x).shape == (1, 10)
+    assert torch.equal(net.frontend(x)[0], trained(x)[0])
     torch.save({"weights": 1}, tmp_path / "bad.pt")
     with pytest.raises(ValueError, match="not a training checkpoint"):
         build_model("lcl_v2net", frontend_checkpoint=str(tmp_path / "bad.pt"))

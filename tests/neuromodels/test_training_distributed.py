@@ -53,10 +53,14 @@ def test_two_gloo_processes_equal_one_process_with_the_same_global_batch(tmp_pat
     single = train(CONFIG, [*args, f"run.out_dir={tmp_path / 'one'}"], device="cpu")
     ddp = read_checkpoint(list_checkpoints(tmp_path / "ddp" / "checkpoints")[-1])
     assert ddp["world_size"] == 2
+    torch.manual_seed(0)
+    init = neuromodels.build_model("lcl_v2", channels=[8, 16]).state_dict()
     for name, value in single.model.state_dict().items():
-        torch.testing.assert_close(ddp["model"][name], value, rtol=1e-5, atol=1e-6, msg=name)
+        # float32 reduction-order noise is ~1e-6; the training moved every tensor by far more
+        assert (value - init[name]).abs().max() > 1e-2, name
+        torch.testing.assert_close(ddp["model"][name], value, rtol=1e-4, atol=1e-5, msg=name)
     for a, b in zip(read_metrics(tmp_path / "ddp"), single.history):
-        assert a["loss"] == pytest.approx(b["loss"], rel=1e-5)
+        assert a["loss"] == pytest.approx(b["loss"], rel=1e-4)
     prov = json.loads((tmp_path / "ddp" / "provenance.json").read_text())
     assert prov["world_size"] == 2
     # FLOPs are reported for the global batch: the same as one process (the loss,
@@ -69,7 +73,9 @@ def test_sigkill_between_checkpoints_then_resume_is_bitwise_identical(tmp_path):
     args = [*SMALL, "schedule.steps=10", "run.checkpoint_every=4"]
     out = tmp_path / "killed"
     cmd = [sys.executable, "-m", "neuromodels.train", str(CONFIG), *args, f"run.out_dir={out}", "--device", "cpu"]
-    proc = subprocess.Popen(cmd, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    log = tmp_path / "stderr.txt"
+    with open(log, "w") as err:
+        proc = subprocess.Popen(cmd, env=ENV, stdout=subprocess.DEVNULL, stderr=err)
     deadline = time.monotonic() + 240
     try:
         while time.monotonic() < deadline:
@@ -78,7 +84,7 @@ def test_sigkill_between_checkpoints_then_resume_is_bitwise_identical(tmp_path):
                 proc.send_signal(signal.SIGKILL)
                 break
             if proc.poll() is not None:
-                pytest.fail(f"the run ended before it could be killed: {proc.stderr.read()[-2000:]}")
+                pytest.fail(f"the run ended before it could be killed: {log.read_text()[-2000:]}")
             time.sleep(0.005)
         else:
             pytest.fail("the run did not reach step 5 in time")

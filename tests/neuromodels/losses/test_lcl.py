@@ -60,3 +60,9 @@ def test_gradients_flow():
     z = torch.randn(8, 2, 4, requires_grad=True)
     LCLLoss()(z).backward()
     assert torch.isfinite(z.grad).all() and z.grad.abs().sum() > 0
+
+
+def test_half_precision_input_is_computed_in_float32():
+    z = torch.randn(8, 2, 4)
+    assert torch.allclose(LCLLoss()(z.half()), LCLLoss()(z.half().float()))
+    assert LCLLoss()(z.bfloat16()).dtype == torch.float32

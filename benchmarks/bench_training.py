@@ -1,0 +1,216 @@
+"""Training engine benchmarks: layerwise vs end-to-end stage-2 steps; input pipeline vs pre-made tensors.
+
+1. **Layerwise vs end to end** (same two-stage LCL-V2, same batch of views): a
+   layerwise stage-2 step runs stage 1 under ``no_grad`` and back-propagates
+   through stage 2 only; an end-to-end step keeps stage 1's activations for the
+   backward pass and computes its gradients too. Reported: peak memory allocated
+   during one step (tensors created inside the step, tracked by a
+   ``TorchDispatchMode`` that follows every storage until it is freed; on CUDA
+   ``torch.cuda.max_memory_allocated``), median time per step, and FLOPs per step
+   (``FlopCounterMode``). Targets: layerwise ≤ 0.6× the memory and ≤ 0.7× the time.
+2. **Input pipeline**: optimizer steps per second with the real pipeline (patch
+   sampling from the bundled images on the CPU, transfer, deformed views made on
+   the device) vs the same steps on views made beforehand. Target ≥ 0.9.
+
+Run ``python -m benchmarks.bench_training [--batch 32 --patch 64 --steps 5 --device cpu]``;
+the table is printed and written to ``benchmarks/results/training.md``.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import statistics
+import tempfile
+import time
+import weakref
+from pathlib import Path
+
+import torch
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_flatten
+
+RESULTS = Path(__file__).parent / "results" / "training.md"
+CONFIGS = Path(__file__).resolve().parents[1] / "neuromodels" / "configs"
+
+
+class _PeakMemory(TorchDispatchMode):
+    """Bytes of tensor storage created inside the mode and still alive; ``peak`` is its maximum."""
+
+    def __init__(self):
+        super().__init__()
+        self.live: dict[int, int] = {}
+        self.current = 0
+        self.peak = 0
+
+    def _free(self, key: int) -> None:
+        self.current -= self.live.pop(key, 0)
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        for t in tree_flatten(out)[0]:
+            if isinstance(t, torch.Tensor):
+                st = t.untyped_storage()
+                key = id(st)
+                if key not in self.live:
+                    self.live[key] = st.nbytes()
+                    self.current += st.nbytes()
+                    weakref.finalize(st, self._free, key)
+        self.peak = max(self.peak, self.current)
+        return out
+
+
+def _trainer(kind: str, batch: int, patch: int, device: str, out: str, precision: str = "auto"):
+    from neuromodels.training.config import load_config
+    from neuromodels.training.loop import _Trainer
+
+    name = "lcl_v2_quick.yaml" if kind == "layerwise" else "lcl_v2_end_to_end_quick.yaml"
+    cfg = load_config(CONFIGS / name, [
+        "model_config.channels=[32, 64]", f"data.batch_size={batch}", f"data.patch_size={patch}",
+        f"data.image_size={max(256, patch)}", f"run.device={device}", f"run.out_dir={out}", "run.progress=false",
+        f"run.precision={precision}", "run.deterministic=false",
+    ])
+    tr = _Trainer(cfg, resume=False)
+    tr.model.to(tr.ctx.device)
+    if tr.channels_last:
+        tr.model.to(memory_format=torch.channels_last)
+    tr.opt_key = None
+    return tr
+
+
+def _step(tr, views):
+    loss = tr.step_module(views)
+    tr.optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    tr.optimizer.step()
+    return loss
+
+
+def _sync(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _time_steps(tr, make_views, steps: int) -> list[float]:
+    times = []
+    dev = tr.ctx.device
+    for t in range(steps + 1):
+        _sync(dev)
+        tic = time.perf_counter()
+        _step(tr, make_views(t))
+        _sync(dev)
+        if t:  # the first step warms up
+            times.append(time.perf_counter() - tic)
+    return times
+
+
+def _peak_bytes(tr, views) -> int:
+    dev = tr.ctx.device
+    _step(tr, views)  # optimizer state exists before the measured step
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+        torch.cuda.reset_peak_memory_stats(dev)
+        base = torch.cuda.memory_allocated(dev)
+        _step(tr, views)
+        torch.cuda.synchronize(dev)
+        return torch.cuda.max_memory_allocated(dev) - base
+    with _PeakMemory() as mem:
+        _step(tr, views)
+    return mem.peak
+
+
+def _flops(tr, views) -> float:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as fc:
+        _step(tr, views)
+    return float(fc.get_total_flops())
+
+
+def layerwise_vs_end_to_end(batch: int, patch: int, steps: int, device: str) -> list[tuple]:
+    with tempfile.TemporaryDirectory() as tmp:
+        lw = _trainer("layerwise", batch, patch, device, os.path.join(tmp, "lw"))
+        lw._set_phase(lw.phases[1], None)  # stage 2 on the frozen stage 1
+        e2e = _trainer("end_to_end", batch, patch, device, os.path.join(tmp, "e2e"))
+        e2e._set_phase(e2e.phases[0], None)
+        x = lw.sampler.batch(0).to(lw.ctx.device)
+        views = lw._views(x, 0)  # the same views for both
+        rows = []
+        mem = (_peak_bytes(lw, views), _peak_bytes(e2e, views))
+        rows.append(("peak memory in one step (MiB)", mem[0] / 2**20, mem[1] / 2**20, mem[0] / mem[1], "<= 0.6"))
+        t = (statistics.median(_time_steps(lw, lambda i: views, steps)),
+             statistics.median(_time_steps(e2e, lambda i: views, steps)))
+        rows.append(("time per step (ms, median)", 1e3 * t[0], 1e3 * t[1], t[0] / t[1], "<= 0.7"))
+        f = (_flops(lw, views), _flops(e2e, views))
+        rows.append(("FLOPs per step (G)", f[0] / 1e9, f[1] / 1e9, f[0] / f[1], "-"))
+    return rows
+
+
+def input_pipeline(batch: int, patch: int, steps: int, device: str) -> list[tuple]:
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for stage in (0, 1):
+            tr = _trainer("layerwise", batch, patch, device, os.path.join(tmp, f"s{stage}"))
+            tr._set_phase(tr.phases[stage], None)
+            dev = tr.ctx.device
+            start = tr.phases[stage].start
+            tr.total = start + steps + 1
+            stream = tr.view_stream(start)  # the trainer's own pipeline (prefetching one step ahead)
+            made = [tr._views(tr.sampler.batch(start + t).to(dev), start + t) for t in range(steps + 1)]
+            t_made = statistics.median(_time_steps(tr, lambda t: made[t], steps))
+            t_real = statistics.median(_time_steps(tr, lambda t: next(stream), steps))
+            stream.close()
+            rows.append((f"stage {stage + 1} steps/s", 1 / t_made, 1 / t_real, t_made / t_real, ">= 0.9"))
+    return rows
+
+
+def _machine(device: str) -> str:
+    dev = device if device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
+    if dev == "cuda":
+        return f"{torch.cuda.get_device_name()} (torch {torch.__version__})"
+    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, {torch.get_num_threads()} torch threads (torch {torch.__version__})"
+
+
+def _table(title, header, rows):
+    lines = [f"### {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for r in rows:
+        lines.append("| " + " | ".join(f"{v:.3g}" if isinstance(v, float) else str(v) for v in r) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> str:
+    """Run both comparisons, print the tables, write ``benchmarks/results/training.md``."""
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--batch", type=int, default=32, help="patches per step (two views each)")
+    p.add_argument("--patch", type=int, default=64, help="patch side (pixels)")
+    p.add_argument("--steps", type=int, default=5, help="timed steps per measurement (after one warm-up)")
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
+    a = p.parse_args(argv)
+    torch.manual_seed(0)
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    size = f"LCL-V2 channels (32, 64), batch {a.batch} patches x 2 views, {a.patch}x{a.patch} px, {a.steps} timed steps"
+    t1 = _table("Layerwise vs end-to-end, training stage 2 (" + size + ")",
+                ["measure", "layerwise", "end_to_end", "ratio", "target"],
+                layerwise_vs_end_to_end(a.batch, a.patch, a.steps, a.device))
+    t2 = _table("Input pipeline: real (sampling + device deformations) vs pre-made views (" + size + ")",
+                ["measure", "pre-made", "real", "ratio", "target"],
+                input_pipeline(a.batch, a.patch, a.steps, a.device))
+    text = "\n".join([
+        "# Training engine benchmarks", "",
+        f"Date: {stamp}. Machine: {_machine(a.device)}. Device: {a.device}.",
+        "Peak memory counts tensors allocated during one optimizer step (parameters and inputs that exist "
+        "before it are excluded); on CPU it is tracked storage by storage, on CUDA it is "
+        "torch.cuda.max_memory_allocated minus the memory allocated before the step.", "",
+        t1, "", t2, "",
+    ])
+    print(text)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    tmp = RESULTS.with_suffix(".md.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, RESULTS)
+    return text
+
+
+if __name__ == "__main__":
+    main()
