@@ -213,6 +213,7 @@ def batched_nonnegative_qp(
     theta_all = torch.ones(P, 1, T, dtype=dtype, device=device)
     prev_support = torch.zeros_like(B, dtype=torch.bool)
     it = 0
+    n_fallback = 0
     while it < max_iter and not bool(done.all()):
         # working set: the unfinished columns of every group, packed to a common width
         n_open = (~done).sum(dim=1)
@@ -243,8 +244,16 @@ def batched_nonnegative_qp(
         support = lam > 0
         stable = (support == prev_support).all(dim=1) & ~done
         prev_support = support
-        # columns with more support than rank(G) are degenerate: leave them to the fallback
-        stable &= support.sum(dim=1) <= rank_G[:, None]
+        # columns with more support than rank(G) are degenerate: after a short burn-in
+        # they go to the exact fallback instead of waiting for FISTA
+        degenerate = support.sum(dim=1) > rank_G[:, None]
+        if it >= 10 * polish_every:
+            deg_cols = torch.nonzero(degenerate & ~done)
+            if len(deg_cols):
+                lam = _fallback(G, B, lam, deg_cols)
+                done[deg_cols[:, 0], deg_cols[:, 1]] = True
+                n_fallback += len(deg_cols)
+        stable &= ~degenerate & ~done
         cols = torch.nonzero(stable)
         if not len(cols):
             continue
@@ -261,10 +270,11 @@ def batched_nonnegative_qp(
     open_cols = torch.nonzero(~done)
     if len(open_cols):
         lam = _fallback(G, B, lam, open_cols)
+        n_fallback += len(open_cols)
     viol, _ = _kkt_violation(G, lam, B, scale)
     info = {
         "iterations": it,
-        "n_fallback": len(open_cols),
+        "n_fallback": n_fallback,
         "n_unconverged": int((viol > tol).sum().item()),
         "max_kkt_violation": float(viol.max().item()) if viol.numel() else 0.0,
     }

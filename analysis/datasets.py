@@ -166,11 +166,21 @@ class Manifest:
 
 
 def manifest_dirs() -> list[Path]:
-    """Folders searched for ``*.yaml`` manifests (``NEUROMODELS_MANIFESTS`` or the repo's)."""
+    """Folders searched for ``*.yaml`` manifests.
+
+    ``NEUROMODELS_MANIFESTS`` when set; otherwise the source tree's
+    ``data_manifests/`` (editable installs, a clone) or, for a regular install, the
+    copy installed under ``<prefix>/share/neuromodels/data_manifests``.
+    """
     env = os.environ.get("NEUROMODELS_MANIFESTS")
     if env:
         return [Path(p).expanduser() for p in env.split(os.pathsep) if p]
-    return [Path(__file__).resolve().parents[1] / "data_manifests"]
+    source = Path(__file__).resolve().parents[1] / "data_manifests"
+    if source.is_dir():
+        return [source]
+    import sys
+
+    return [Path(sys.prefix) / "share" / "neuromodels" / "data_manifests"]
 
 
 def data_root() -> Path:

@@ -167,6 +167,37 @@ class _StepModule(nn.Module):
         return self.loss(z)
 
 
+class _ViewStream:
+    """Iterator over the views of steps ``start .. stop-1``, one step made ahead in a thread."""
+
+    def __init__(self, produce, start: int, stop: int):
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.produce, self.step, self.stop = produce, start, stop
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="views")
+        self.future = self.pool.submit(produce, start) if start < stop else None
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> torch.Tensor:
+        if self.future is None:
+            raise StopIteration
+        views = self.future.result()
+        self.step += 1
+        self.future = self.pool.submit(self.produce, self.step) if self.step < self.stop else None
+        return views
+
+    def wait(self) -> None:
+        """Block until the views of the next step are ready (for benchmarks)."""
+        if self.future is not None:
+            self.future.result()
+
+    def close(self) -> None:
+        self.future = None
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
 class _Trainer:
     def __init__(self, cfg: TrainConfig, resume: bool):
         from .. import losses as losses_pkg
@@ -297,30 +328,15 @@ class _Trainer:
             views = views.contiguous(memory_format=torch.channels_last)
         return views
 
-    def view_stream(self, start: int):
+    def view_stream(self, start: int) -> "_ViewStream":
         """Views of steps ``start, start+1, ...``; step t+1's are made (in one background
         thread) while step t trains, so sampling and deformation overlap the step.
 
         The views of step t depend only on ``(seed, t)``, so prefetching changes nothing
         in the results.
         """
-        from concurrent.futures import ThreadPoolExecutor
-
         batches = _batches(self.sampler, start, self.cfg.data.num_workers, self.ctx.device)
-
-        def produce(step: int) -> torch.Tensor:
-            return self._views(next(batches), step)
-
-        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="views")
-        try:
-            future = pool.submit(produce, start)
-            for step in range(start, self.total):
-                views = future.result()
-                if step + 1 < self.total:
-                    future = pool.submit(produce, step + 1)
-                yield views
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+        return _ViewStream(lambda step: self._views(next(batches), step), start, self.total)
 
     # -- state ---------------------------------------------------------------------
     def _rng_state(self) -> dict:

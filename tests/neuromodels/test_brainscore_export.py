@@ -326,3 +326,38 @@ def test_cli_exports_and_zips(tmp_path):
     assert m.WEIGHTS_URL == "https://example.org/cli_tiny.pt"
     bad = subprocess.run(cmd[:-2] + ["--weights-url", "ftp://nope"], capture_output=True, text=True, timeout=600)
     assert bad.returncode == 2 and "http" in bad.stderr
+
+
+@pytest.mark.slow
+def test_cli_chooses_layers_by_the_toolkits_predictivity(tmp_path):
+    """--recordings: the map is score_layers' nested-CV choice on the model's activations (same inputs)."""
+    from analysis.activations import extract
+    from analysis.assemblies import save
+    from analysis.predictivity import score_layers
+    from analysis.simulate import simulate_recordings
+    from analysis.stimuli import StimulusSet, texture_stimulus_set
+    from neuromodels.brainscore.__main__ import main
+
+    model = _checkpoint(tmp_path / "ckpt.pt", "lcl_v2", LCL_CONFIG)
+    stim = texture_stimulus_set(samples_per_family=4, size=32, n_iter=0, seed=0, progress=False)
+    u8 = np.round(stim.load_images()[:, 0] * 255).astype(np.uint8)
+    (tmp_path / "img").mkdir()
+    for sid, img in zip(stim.stimulus_ids, u8):
+        Image.fromarray(img).save(tmp_path / "img" / f"{sid}.png")
+    table = stim.table.assign(path=[str(tmp_path / "img" / f"{s}.png") for s in stim.stimulus_ids])
+    table.to_csv(tmp_path / "stimuli.csv", index=False)
+    quantized = StimulusSet(table, visual_degrees=4.0, name="sel")
+    rec = simulate_recordings(quantized, n_units={"V1": 8, "V2": 8}, n_repetitions=4, seed=0, image_size=32)
+    save(rec, tmp_path / "rec.nc")
+    rc = main(["export", "lcl_v2", "--checkpoint", str(tmp_path / "ckpt.pt"), "--identifier", "sel_tiny",
+               "--out", str(tmp_path / "sel_tiny"), "--image-size", "32", "--recordings", str(tmp_path / "rec.nc"),
+               "--stimuli", str(tmp_path / "stimuli.csv"), "--stimulus-degrees", "4"])
+    assert rc == 0
+    acts = extract(model, quantized, model.layers, max_features=10000, image_size=32, progress=False)
+    expected = score_layers(acts, rec, regression="ridge", progress=False).best_layers
+    mapping = json.loads((tmp_path / "sel_tiny/region_layer_map/sel_tiny.json").read_text())
+    assert {r: mapping[r] for r in ("V1", "V2")} == expected
+    assert mapping["V4"] == mapping["IT"] == "stages.1"
+    manifest = json.loads((tmp_path / "sel_tiny/export.json").read_text())
+    assert manifest["region_layer_source"].startswith("predictivity (ridge)")
+    assert {row["layer"] for row in manifest["region_layer_scores"]} == {"stages.0", "stages.1"}

@@ -1,0 +1,88 @@
+"""Run folders: stages resume instead of recomputing, records and reports are written whole."""
+import json
+
+import pytest
+
+from experiments.config import apply_overrides, available, load_config
+from experiments.report import headline_table, write_report
+from experiments.runner import Headline, Run, Section, atomic_write_text
+
+
+def test_finished_stage_is_reused_not_recomputed(tmp_path):
+    calls = []
+
+    def body(run):
+        calls.append(1)
+        return {"metrics": [{"metric": "x", "value": 3.0}], "_flops": 10.0}
+
+    Run(tmp_path, {"seed": 0}, "demo").stage("a", body)
+    again = Run(tmp_path, {"seed": 0}, "demo")
+    rec = again.stage("a", body)
+    assert calls == [1]
+    assert rec["metrics"] == [{"metric": "x", "value": 3.0}]
+    assert again.flops["a"] == 10.0
+
+
+def test_failed_stage_leaves_no_record_and_runs_again(tmp_path):
+    def boom(run):
+        raise RuntimeError("interrupted")
+
+    run = Run(tmp_path, {}, "demo")
+    with pytest.raises(RuntimeError):
+        run.stage("a", boom)
+    assert not (tmp_path / "stages" / "a.json").exists()
+    assert run.stage("a", lambda r: {"ok": 1})["ok"] == 1
+
+
+def test_atomic_write_keeps_old_file_when_writing_fails(tmp_path):
+    target = tmp_path / "f.txt"
+    atomic_write_text(target, "old")
+
+    class Boom:
+        def __str__(self):
+            raise RuntimeError
+
+    with pytest.raises(TypeError):
+        atomic_write_text(target, Boom())
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["f.txt"]
+
+
+def test_report_has_headline_table_with_sources_and_simulated_warning(tmp_path):
+    run = Run(tmp_path, {}, "demo")
+    run.stage("s", lambda r: {"headlines": [Headline("V2 score", 0.5, 0.1, "simulated", "1 GFLOP")],
+                              "sections": [Section("Part", "Reading.", [str(r.figure_path("f"))])],
+                              "metrics": [{"metric": "m", "value": 1.0}]})
+    path = write_report(run, "Title", "Intro.", {"device": "cpu"})
+    text = path.read_text()
+    assert "| V2 score | 0.5 ± 0.1 | simulated | 1 GFLOP |" in text
+    assert "**Simulated data.**" in text
+    assert "![Part](figures/f.png)" in text
+    assert json.loads((tmp_path / "metrics.json").read_text())[0]["metric"] == "m"
+    assert (tmp_path / "metrics.csv").read_text().splitlines()[0] == "stage,metric,value"
+
+
+def test_headline_table_formats_missing_values():
+    assert "| a | n/a | real |  |" in headline_table([Headline("a", float("nan"), source="real")])
+
+
+def test_every_reproduction_has_a_full_and_a_quick_config():
+    names = available()
+    assert set(names) == {"texture_model", "lcl_v2", "manifolds", "flows", "quickstart"}
+    for name in names:
+        assert load_config(name) and load_config(name, quick=True)
+
+
+def test_overrides_are_parsed_as_yaml_and_unknown_keys_refused():
+    cfg = {"seed": 0, "train": {"steps": 10}}
+    out = apply_overrides(cfg, ["seed=3", "train.steps=20"])
+    assert out == {"seed": 3, "train": {"steps": 20}} and cfg["seed"] == 0
+    with pytest.raises(ValueError, match="unknown key 'stepz'.*valid keys: \\['steps'\\]"):
+        apply_overrides(cfg, ["train.stepz=1"])
+    with pytest.raises(ValueError, match="key=value"):
+        apply_overrides(cfg, ["seed"])
+
+
+def test_unknown_reproduction_is_refused_with_the_list():
+    with pytest.raises(ValueError, match="available: .*lcl_v2"):
+        load_config("nope")
