@@ -1,8 +1,8 @@
 """Provenance of a run: versions, git revision, seeds, device, wall time, compute."""
 from __future__ import annotations
 
+import os
 import platform
-import subprocess
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -10,22 +10,12 @@ from pathlib import Path
 __all__ = ["provenance", "git_revision", "format_flops"]
 
 
-def git_revision(path: str | Path | None = None) -> str | None:
-    """The git commit of the source tree (with ``-dirty`` when modified), or None."""
-    root = Path(path or Path(__file__).resolve().parents[1])
-    try:
-        rev = subprocess.run(
-            ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5
-        )
-        if rev.returncode != 0:
-            return None
-        dirty = subprocess.run(
-            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True, text=True, timeout=5,
-        )
-        return rev.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
-    except (OSError, subprocess.SubprocessError):
-        return None
+def git_revision() -> str | None:
+    """The source tree's git commit (``-dirty`` when modified), or None outside a checkout."""
+    from neuromodels.training.provenance import git_revision as _git
+
+    info = _git(Path(__file__).resolve().parent)
+    return info["revision"] + ("-dirty" if info["dirty"] else "") if info else None
 
 
 def provenance(seed: int | None = None, device: str | None = None, **extra) -> dict:
@@ -42,7 +32,7 @@ def provenance(seed: int | None = None, device: str | None = None, **extra) -> d
         "torch": torch.__version__,
         "numpy": numpy.__version__,
         "platform": platform.platform(),
-        "cpu_count": __import__("os").cpu_count(),
+        "cpu_count": os.cpu_count(),
         "device": device,
         "cuda_device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
         "seed": seed,

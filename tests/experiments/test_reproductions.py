@@ -1,0 +1,98 @@
+"""The quick reproduction suite (the README's main job) runs end to end and reports honestly."""
+import json
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+PARTS = ["texture_model", "lcl_v2", "manifolds", "flows"]
+pytestmark = pytest.mark.slow
+
+
+def _metric(folder: Path, metric: str, **where) -> pd.DataFrame:
+    df = pd.read_csv(folder / "metrics.csv")
+    sel = df[df["metric"] == metric]
+    for k, v in where.items():
+        sel = sel[sel[k] == v]
+    return sel
+
+
+def test_combined_report_has_every_part_and_every_figure_exists(quickstart_dir):
+    text = (quickstart_dir / "report.md").read_text()
+    assert text.startswith("# Quickstart")
+    table = text.split("## Headline numbers", 1)[1].split("\n\n")[1]
+    rows = [r for r in table.splitlines()[2:] if r.startswith("|")]
+    for part in PARTS:
+        assert any(f"[{part}]" in r for r in rows), part
+    # every headline row says where its data came from and what it cost
+    for r in rows:
+        cells = [c.strip() for c in r.strip("|").split("|")]
+        assert cells[2], r
+        assert cells[3], r
+    assert "**Simulated data.**" in text
+    figures = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
+    assert len(figures) >= 12
+    for fig in figures:
+        assert (quickstart_dir / fig).is_file(), fig
+    prov = json.loads((quickstart_dir / "provenance.json").read_text())
+    assert prov["training_flops"] > 0 and prov["wall_time_s"] > 0
+
+
+def test_planted_structure_is_recovered(quickstart_dir):
+    tm = quickstart_dir / "texture_model"
+    mi = _metric(tm, "modulation_index").set_index("population")["value"]
+    assert mi["recording:V2"] > mi["recording:V1"] + 0.03       # simulated V2 prefers textures
+    ceil = _metric(tm, "ceiling").set_index("region")["value"]
+    assert 0 < ceil["V1"] < 1 and 0 < ceil["V2"] < 1
+    acc = _metric(tm, "family_accuracy")
+    assert (acc["value"] > 1 / 4).all()                          # above chance (4 families)
+    fl = quickstart_dir / "flows"
+    assert _metric(fl, "jtj_relative_error")["value"].iloc[0] < 0.05
+    assert _metric(fl, "top_component_cos")["value"].iloc[0] > 0.99
+    assert _metric(fl, "s_curve_tangent_cos")["value"].iloc[0] > 0.8
+
+
+def test_lcl_variants_share_the_budget_and_losses_fall(quickstart_dir):
+    lcl = quickstart_dir / "lcl_v2"
+    steps = {v: json.loads((lcl / "stages" / f"train_{v}.json").read_text())["steps"]
+             for v in ("matched", "unmatched", "end_to_end")}
+    assert len(set(steps.values())) == 1, steps
+    first = _metric(lcl, "loss_first").set_index(["model", "stage"])["value"]
+    last = _metric(lcl, "loss_last").set_index(["model", "stage"])["value"]
+    assert (last < first).all(), pd.concat([first, last], axis=1)
+    by_stage = pd.read_csv(lcl / "by_stage.csv")
+    assert set(by_stage["model"]) == {"lcl_v2_matched", "lcl_v2_unmatched", "lcl_v2_end_to_end"}
+    assert by_stage["capacity"].gt(0).all()
+    ood = pd.read_csv(lcl / "ood_accuracy.csv")
+    assert set(ood["subj"]) == {"lcl_v2net", "vonenet_resnet50", "resnet50"}
+    assert ood["accuracy"].between(0, 1).all()
+
+
+def test_manifolds_cover_models_and_regions(quickstart_dir):
+    geo = pd.read_csv(quickstart_dir / "manifolds" / "geometry.csv")
+    assert {"steerable_v1", "gabor_v1", "texture_model", "lcl_v2", "resnet50"} <= set(geo["model"])
+    assert any(m.startswith("recording") for m in geo["model"])
+    assert geo[["capacity", "radius", "dimension"]].notna().all().all()
+
+
+def test_rerun_reuses_finished_stages(quickstart_dir, tmp_path):
+    from experiments.reproductions import run_reproduction
+
+    before = (quickstart_dir / "report.md").read_text().split("## Provenance")[0]
+    t0 = time.perf_counter()
+    run_reproduction("flows", quick=True, device="cpu", out=quickstart_dir / "flows")
+    assert time.perf_counter() - t0 < 30                       # nothing recomputed
+    after_parts = (quickstart_dir / "flows" / "report.md").read_text()
+    assert "S-curve" in after_parts and "S-curve" in before
+
+
+def test_cli_lists_reproductions_and_refuses_unknown_names():
+    out = subprocess.run([sys.executable, "-m", "experiments", "list"], capture_output=True, text=True, check=True)
+    for name in PARTS + ["quickstart"]:
+        assert name in out.stdout
+    bad = subprocess.run([sys.executable, "-m", "experiments", "run", "nope"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "available:" in bad.stderr
