@@ -705,18 +705,15 @@ def load_majajhong2015(region: str | None = None, access: str = "public",
     return asm, stimuli
 
 
-_MVH_COLUMNS = ["subj", "session", "trial", "rt", "object_response", "category", "condition",
-                "imagename"]
-
-
 def load_model_vs_human(experiment: str | None = None, folder: str | os.PathLike | None = None):
     """Human trial data of model-vs-human (Geirhos et al. 2021) → tidy DataFrame.
 
-    Reads ``raw-data/<experiment>/*.csv`` (columns subj, session, trial, rt,
-    object_response, category, condition, imagename), adds ``experiment`` and
-    ``correct`` (object_response == category). ``experiment`` None reads all.
+    Locates ``raw-data/<experiment>/`` through the manifest (or ``folder``) and
+    reads it with :func:`analysis.robustness.load_model_vs_human` (columns subj,
+    session, trial, rt, object_response, category, condition, imagename, plus
+    ``experiment``, ``image_id`` and ``correct``). ``experiment`` None reads all.
     """
-    import pandas as pd
+    from .robustness import load_model_vs_human as read_trials
 
     folder = Path(folder) if folder is not None else get_manifest("model-vs-human").folder()
     raw = folder / "raw-data"
@@ -724,24 +721,14 @@ def load_model_vs_human(experiment: str | None = None, folder: str | os.PathLike
         raise DatasetError(f"no model-vs-human raw-data folder at {raw}; clone "
                            f"https://github.com/bethgelab/model-vs-human and set local_path")
     dirs = [raw / experiment] if experiment else sorted(p for p in raw.iterdir() if p.is_dir())
-    frames = []
     for d in dirs:
         if not d.is_dir():
             raise DatasetError(f"no experiment {d.name!r} in {raw}; available: "
                                f"{sorted(p.name for p in raw.iterdir() if p.is_dir())}")
-        for csv in sorted(d.glob("*.csv")):
-            df = pd.read_csv(csv)
-            df.columns = [c.strip().lower() for c in df.columns]
-            missing = [c for c in _MVH_COLUMNS if c not in df.columns]
-            if missing:
-                raise DatasetError(f"{csv} lacks the columns {missing}; got {list(df.columns)}")
-            df["experiment"] = d.name
-            frames.append(df)
-    if not frames:
-        raise DatasetError(f"no CSV files under {dirs[0] if len(dirs) == 1 else raw}")
-    out = pd.concat(frames, ignore_index=True)
-    out["correct"] = out["object_response"].astype(str) == out["category"].astype(str)
-    return out
+    try:
+        return read_trials(dirs)
+    except (FileNotFoundError, ValueError) as err:
+        raise DatasetError(str(err)) from err
 
 
 def _load_imagenet(split: str = "val", folder=None, **kwargs):

@@ -181,7 +181,9 @@ def _machine(device: str) -> str:
     dev = device if device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
     if dev == "cuda":
         return f"{torch.cuda.get_device_name()} (torch {torch.__version__})"
-    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, {torch.get_num_threads()} torch threads (torch {torch.__version__})"
+    load = f", load average {os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else ""
+    return (f"{platform.node()} · {platform.machine()} · {os.cpu_count()} CPUs ({torch.get_num_threads()} torch "
+            f"threads{load}) · torch {torch.__version__}")
 
 
 def _table(title, header, rows):
@@ -198,7 +200,7 @@ def main(argv: list[str] | None = None) -> str:
     p.add_argument("--patch", type=int, default=64, help="patch side (pixels)")
     p.add_argument("--steps", type=int, default=5, help="timed steps per measurement (after one warm-up)")
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
-    a = p.parse_args(argv)
+    a = p.parse_args([] if argv is None else argv)
     torch.manual_seed(0)
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     size = f"LCL-V2 channels (32, 64), batch {a.batch} patches x 2 views, {a.patch}x{a.patch} px, {a.steps} timed steps"
@@ -209,8 +211,8 @@ def main(argv: list[str] | None = None) -> str:
                 ["measure", "pre-made", "real", "ratio", "target"],
                 input_pipeline(a.batch, a.patch, a.steps, a.device))
     text = "\n".join([
-        "# Training engine benchmarks", "",
-        f"Date: {stamp}. Machine: {_machine(a.device)}. Device: {a.device}.",
+        "## training: layerwise vs end-to-end steps; input pipeline vs pre-made views", "",
+        f"{stamp} · {_machine(a.device)} · device {a.device}", "",
         "Peak memory counts tensors allocated during one optimizer step (parameters and inputs that exist "
         "before it are excluded); on CPU it is tracked storage by storage, on CUDA it is "
         "torch.cuda.max_memory_allocated minus the memory allocated before the step.", "",
@@ -225,4 +227,6 @@ def main(argv: list[str] | None = None) -> str:
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    main(sys.argv[1:])

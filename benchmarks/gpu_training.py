@@ -11,8 +11,9 @@ over the timed steps, total and above what was allocated before them).
     python -m benchmarks.gpu_training               # on the GPU machine, ~2 minutes
     python -m benchmarks.gpu_training --device cpu --batch 8 --steps 1 --warmup 1   # dry run
 
-Writes ``benchmarks/results/gpu_training.md`` (and ``$OUT/gpu_training.md`` when
-``OUT`` is set); copy the table into ``benchmarks/RESULTS.md`` with the date and card.
+On CUDA it writes ``benchmarks/results/gpu_training.md`` (collected into
+``benchmarks/RESULTS.md`` by ``python -m benchmarks``), and ``$OUT/gpu_training.md``
+when ``OUT`` is set.
 """
 from __future__ import annotations
 
@@ -67,7 +68,7 @@ def main(argv: list[str] | None = None) -> str:
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--device", default="cuda", choices=["cuda", "cpu"])
-    a = p.parse_args(argv)
+    a = p.parse_args([] if argv is None else argv)
     torch.backends.cudnn.benchmark = True
     rows = [measure(stage, prec, a.batch, a.patch, a.steps, a.warmup, a.device)
             for stage in (0, 1) for prec in ("fp32", "bf16")]
@@ -77,10 +78,13 @@ def main(argv: list[str] | None = None) -> str:
         ["phase", "precision", "steps/s", "images/s", "peak MiB", "peak above start MiB", "last loss"], rows)
     ratio = [f"{s}: bf16/fp32 steps/s = {rows[2 * i + 1][2] / rows[2 * i][2]:.2f}, memory = "
              f"{rows[2 * i + 1][4] / rows[2 * i][4]:.2f}" for i, s in enumerate(("stage 1", "stage 2"))]
-    text = "\n".join(["# GPU training check", "", f"Date: {stamp}. Card: {_machine(a.device)}.", "", table, "",
+    text = "\n".join(["## gpu_training: LCL-V2 stage-1/stage-2 steps/s and memory, bf16 vs fp32", "",
+                      f"{stamp} · {_machine(a.device)} · device {a.device}", "", table, "",
                       *[f"- {r}" for r in ratio], ""])
     print(text)
-    targets = [RESULTS] + ([Path(os.environ["OUT"]) / "gpu_training.md"] if os.environ.get("OUT") else [])
+    # a CPU dry run checks the script; only GPU numbers go into the results
+    targets = ([RESULTS] if a.device == "cuda" else []) + (
+        [Path(os.environ["OUT"]) / "gpu_training.md"] if os.environ.get("OUT") else [])
     for path in targets:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".md.tmp")
@@ -90,4 +94,6 @@ def main(argv: list[str] | None = None) -> str:
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    main(sys.argv[1:])

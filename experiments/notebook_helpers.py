@@ -22,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 __all__ = ["ENV_VAR", "DEFAULT_RESULTS", "results_root", "find_results", "is_finished", "load_config",
-           "load_metrics", "load_stage", "load_activations", "show_figure"]
+           "load_metrics", "load_stage", "load_activations", "display_figure", "show_figure"]
 
 ENV_VAR = "NEUROMODELS_RESULTS"
 DEFAULT_RESULTS = "results/quickstart"
@@ -81,10 +81,10 @@ def find_results(part: str, root: str | os.PathLike | None = None, run_if_missin
     -------
     pathlib.Path
     """
-    from .reproductions import REPRODUCTIONS
+    from .config import available  # not .reproductions: importing it switches matplotlib to Agg
 
-    if part not in REPRODUCTIONS:
-        raise ValueError(f"unknown reproduction {part!r}; available: {', '.join(REPRODUCTIONS)}")
+    if part not in available():
+        raise ValueError(f"unknown reproduction {part!r}; available: {', '.join(available())}")
     root = Path(root) if root is not None else results_root()
     for candidate in (root / part, root):
         if is_finished(candidate, part):
@@ -133,6 +133,23 @@ def load_activations(folder: str | os.PathLike, stage: str = "activations") -> d
     index = load_stage(folder, stage)["activations"]
     return {model: {layer: load(folder / "activations" / model / f"{layer}.nc") for layer in layers}
             for model, layers in index.items()}
+
+
+def display_figure(fig, dpi: int = 100) -> None:
+    """Show a matplotlib Figure in the notebook as a PNG and close it.
+
+    Works under any matplotlib backend (also ``MPLBACKEND=Agg``, which the
+    reproductions select), unlike relying on the inline backend.
+    """
+    import io
+
+    import matplotlib.pyplot as plt
+    from IPython.display import Image, display
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    plt.close(fig)
+    display(Image(data=buffer.getvalue()))
 
 
 def show_figure(path: str | os.PathLike, width: int = 700):

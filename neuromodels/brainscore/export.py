@@ -60,6 +60,7 @@ __all__ = [
     "registry_line",
     "read_checkpoint",
     "resolve_image_size",
+    "portable_config",
 ]
 
 #: the regions a Brain-Score vision model commits layers to
@@ -228,6 +229,35 @@ def read_checkpoint(path) -> dict:
             "checkpoint holds 'model' (state dict), 'model_name' and 'model_config' (docs/interfaces.md)"
         )
     return ckpt
+
+
+def portable_config(model_config: dict) -> tuple[dict, dict]:
+    """The model config with everything that points at this machine removed.
+
+    The plugin rebuilds the model on Brain-Score's machines from the config and then
+    loads the exported state dict, which already holds every weight. So
+    ``pretrained=True`` becomes False (no torchvision download), and a
+    ``frontend_checkpoint`` path (LCL-V2Net) becomes ``frontend_config`` = that
+    checkpoint's ``model_config``. Any other config string naming an existing local
+    file is refused. Returns (config, notes on what changed).
+    """
+    cfg, notes = dict(model_config), {}
+    if cfg.get("pretrained"):
+        cfg["pretrained"] = False
+        notes["pretrained"] = "True -> False: the exported state dict holds the weights"
+    front = cfg.get("frontend_checkpoint")
+    if front:
+        front_ckpt = read_checkpoint(front)
+        cfg["frontend_checkpoint"] = None
+        cfg["frontend_config"] = dict(front_ckpt.get("model_config") or {})
+        notes["frontend_checkpoint"] = f"{front} -> frontend_config of that checkpoint"
+    for key, value in cfg.items():
+        if isinstance(value, str) and ("/" in value or os.sep in value) and Path(value).exists():
+            raise PluginExportError(
+                f"model_config[{key!r}] = {value!r} names a file on this machine, which Brain-Score's "
+                "machines will not have; the exported state dict must hold everything the model needs"
+            )
+    return cfg, notes
 
 
 def _build(model_name: str, model_config: dict, state_dict):
@@ -514,14 +544,28 @@ def zip_plugin(folder, zip_path=None) -> Path:
 # ------------------------------------------------------------------------------- metadata
 
 
-def _metadata_yaml(identifier, model_name, model, image_size, visual_degrees, ckpt, weights_sha) -> str:
+#: how each registry model is trained, for metadata.yaml (None: not stated)
+_SUPERVISION = {
+    "lcl_v2": ("self-supervised", "layerwise local invariance + decorrelation losses on deformed views, no labels"),
+    "texture_model": ("self-supervised", "Gaussian-information loss over crops of texture images, no labels"),
+    "lcl_v2net": ("supervised", "object recognition on top of a frozen self-supervised LCL-V2 front end"),
+    "vonenet_resnet50": ("supervised", "object recognition on top of a fixed Gabor front end"),
+    "resnet50": ("supervised", "object recognition"),
+    "alexnet": ("supervised", "object recognition"),
+    "steerable_v1": ("none", "fixed steerable-pyramid filters, not trained"),
+    "gabor_v1": ("none", "fixed Gabor filters sampled from macaque V1 statistics, not trained"),
+}
+
+
+def _metadata_yaml(identifier, model_name, model, image_size, visual_degrees, training, weights_sha) -> str:
+    """``metadata.yaml`` in Brain-Score's schema 2.0 (``brainscore_core.metadata.contract``)."""
     import yaml
 
     n_params = sum(p.numel() for p in model.parameters())
     stages = list(getattr(model, "stage_names", []) or [])
-    training = ckpt.get("config") or ckpt.get("train_config") or {}
-    loss = training.get("loss", {}) if isinstance(training, dict) else {}
-    schedule = training.get("schedule", {}) if isinstance(training, dict) else {}
+    loss = training.get("loss") if isinstance(training.get("loss"), dict) else {}
+    schedule = training.get("schedule") if isinstance(training.get("schedule"), dict) else {}
+    kind, how = _SUPERVISION.get(model_name, (None, None))
     entry = {
         "model": {
             "display_name": identifier,
@@ -540,17 +584,14 @@ def _metadata_yaml(identifier, model_name, model, image_size, visual_degrees, ck
                 f"the {image_size} px input spans {visual_degrees} degrees of visual angle, the field of "
                 "view the toolkit model declares (model.visual_degrees)"
             ),
-            "supervision": {
-                "type": "self-supervised",
-                "description": "local (layerwise) objectives without labels, as configured in training",
-            },
+            "supervision": {"type": kind, "description": how},
         },
         "training": {
-            "process": f"neuromodels trainer, schedule {schedule.get('kind', 'unknown') if isinstance(schedule, dict) else 'unknown'}",
-            "loss": str(loss.get("name", "unknown")) if isinstance(loss, dict) else "unknown",
+            "process": f"neuromodels trainer, schedule {schedule.get('kind')}" if schedule.get("kind") else None,
+            "loss": str(loss["name"]) if loss.get("name") else None,
             "preprocessing": (
                 "RGB images in [0, 1] resized to the input size (bilinear, antialiased); grayscale models "
-                "convert to luminance internally; no mean/std normalization"
+                "convert to luminance internally; no mean/std normalization outside the model"
             ),
         },
         "io": {
@@ -682,7 +723,8 @@ def export_plugin(
         )
     if model_name not in neuromodels.list_models():
         raise PluginExportError(f"unknown model {model_name!r}; registered: {neuromodels.list_models()}")
-    model = _build(model_name, ckpt["model_config"], ckpt["model"])
+    model_config, config_notes = portable_config(ckpt["model_config"])
+    model = _build(model_name, model_config, ckpt["model"])
     layers = list(getattr(model, "layers", []) or [])
     if not layers:
         raise PluginExportError(f"{model_name!r} lists no hookable layers (model.layers is empty)")
@@ -704,7 +746,7 @@ def export_plugin(
     state = {
         "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "model_name": model_name,
-        "model_config": dict(ckpt["model_config"]),
+        "model_config": model_config,
         "neuromodels_version": neuromodels.__version__,
     }
     weights_file.parent.mkdir(parents=True, exist_ok=True)
@@ -730,7 +772,7 @@ def export_plugin(
     indices = {l: _reference.reference_indices(expected[l]) for l in layers}
     finger = {l: _reference.fingerprint(acts[l][0], indices[l]) for l in layers}
 
-    config_json = json.dumps(dict(ckpt["model_config"]), sort_keys=True)
+    config_json = json.dumps(model_config, sort_keys=True)
     values = _literals(
         identifier=identifier,
         model_name=model_name,
@@ -753,8 +795,9 @@ def export_plugin(
     values["reference_source"] = "\n\n".join(
         inspect.getsource(f).rstrip() for f in (_reference.reference_image, _reference.fingerprint)
     )
+    training = ckpt.get("config") if isinstance(ckpt.get("config"), dict) else _run_config(checkpoint)
     values["metadata_yaml"] = _metadata_yaml(
-        identifier, model_name, model, image_size, visual_degrees, ckpt, weights_sha
+        identifier, model_name, model, image_size, visual_degrees, training, weights_sha
     ).rstrip()
 
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -788,7 +831,8 @@ def export_plugin(
             "exported_by": f"neuromodels {neuromodels.__version__}",
             "export_date": values["export_date"],
             "model_name": model_name,
-            "model_config": dict(ckpt["model_config"]),
+            "model_config": model_config,
+            "model_config_changes": config_notes,
             "checkpoint": {"path": str(checkpoint.resolve()), "sha256": _sha256(checkpoint)},
             "weights": {"path": str(weights_file.resolve()), "sha256": weights_sha, "url": weights_url},
             "image_size": image_size,

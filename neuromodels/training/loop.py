@@ -561,14 +561,18 @@ def _batches(sampler, start: int, num_workers: int, device: torch.device):
 def _deterministic(enabled: bool, cuda: bool):
     before = torch.are_deterministic_algorithms_enabled()
     warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
+    benchmark = torch.backends.cudnn.benchmark
     if enabled:
         if cuda:
             os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         torch.use_deterministic_algorithms(True, warn_only=cuda)
+    elif cuda:
+        torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick the fastest kernels
     try:
         yield
     finally:
         torch.use_deterministic_algorithms(before, warn_only=warn_only)
+        torch.backends.cudnn.benchmark = benchmark
 
 
 def train(config, overrides: list[str] | None = None, *, resume: bool = False, device: str | None = None,

@@ -361,3 +361,32 @@ def test_cli_chooses_layers_by_the_toolkits_predictivity(tmp_path):
     manifest = json.loads((tmp_path / "sel_tiny/export.json").read_text())
     assert manifest["region_layer_source"].startswith("predictivity (ridge)")
     assert {row["layer"] for row in manifest["region_layer_scores"]} == {"stages.0", "stages.1"}
+
+
+def test_portable_config_drops_local_references(tmp_path):
+    from neuromodels.brainscore.export import portable_config
+
+    _checkpoint(tmp_path / "front.pt", "lcl_v2", LCL_CONFIG)
+    cfg, notes = portable_config({"frontend_checkpoint": str(tmp_path / "front.pt"), "pretrained": True,
+                                  "num_classes": 10})
+    assert cfg == {"frontend_checkpoint": None, "frontend_config": LCL_CONFIG, "pretrained": False, "num_classes": 10}
+    assert set(notes) == {"pretrained", "frontend_checkpoint"}
+    assert portable_config(LCL_CONFIG) == (LCL_CONFIG, {})
+    with pytest.raises(PluginExportError, match="names a file on this machine"):
+        portable_config({"table": str(tmp_path / "front.pt")})
+
+
+@pytest.mark.slow
+def test_lcl_v2net_export_carries_its_frontend_in_the_weights(tmp_path):
+    _checkpoint(tmp_path / "front.pt", "lcl_v2", LCL_CONFIG, seed=3)
+    config = {"frontend_checkpoint": str(tmp_path / "front.pt"), "num_classes": 10}
+    net = _checkpoint(tmp_path / "net.pt", "lcl_v2net", config)
+    result = export_plugin("lcl_v2net", tmp_path / "net.pt", "lcl_v2net_tiny", tmp_path / "lcl_v2net_tiny",
+                           image_size=IMAGE_SIZE)
+    assert result.manifest["model_config"] == {"frontend_checkpoint": None, "frontend_config": LCL_CONFIG,
+                                               "num_classes": 10}
+    (tmp_path / "front.pt").unlink()  # the plugin must not need it
+    m = _import_plugin_model(result.folder)
+    rebuilt = m.build_model()
+    assert all(torch.equal(v, net.state_dict()[k]) for k, v in rebuilt.state_dict().items())
+    assert m.LAYERS[:2] == ["frontend.stages.0", "frontend.stages.1"] and m.LAYERS[-1] == "backend.fc"
