@@ -116,7 +116,21 @@ class Run:
         self.records: dict[str, dict] = {}
         self.timings: dict[str, float] = {}
         self.flops: dict[str, float] = {}
+        self._check_same_config(config)
         atomic_write_text(self.out / "config.json", json.dumps(_to_jsonable(config), indent=2))
+
+    def _check_same_config(self, config: dict) -> None:
+        """Refuse to resume a folder whose finished stages were computed with another config."""
+        old_path = self.out / "config.json"
+        if not old_path.exists() or not any((self.out / "stages").glob("*.json")):
+            return
+        old, new = json.loads(old_path.read_text()), json.loads(json.dumps(_to_jsonable(config)))
+        if old != new:
+            keys = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+            raise ValueError(
+                f"{self.out} holds a run made with a different config (differs in {keys}); its finished "
+                f"stages cannot be reused. Use another --out folder, or delete {self.out} to start over."
+            )
 
     def path(self, *parts: str) -> Path:
         p = self.out.joinpath(*parts)

@@ -86,3 +86,10 @@ def test_overrides_are_parsed_as_yaml_and_unknown_keys_refused():
 def test_unknown_reproduction_is_refused_with_the_list():
     with pytest.raises(ValueError, match="available: .*lcl_v2"):
         load_config("nope")
+
+
+def test_resuming_with_another_config_is_refused(tmp_path):
+    Run(tmp_path, {"seed": 0}, "demo").stage("a", lambda r: {})
+    Run(tmp_path, {"seed": 0}, "demo")  # same config: fine
+    with pytest.raises(ValueError, match=r"different config \(differs in \['seed'\]\)"):
+        Run(tmp_path, {"seed": 1}, "demo")

@@ -1,0 +1,331 @@
+"""Known-answer tests of the mean-field manifold capacity and the simulated capacity.
+
+References: Gardner 1988 / Cover 1965 (points), Chung, Lee & Sompolinsky 2016
+(PRE 93, 060301; balls/spheres, quadrature below) and 2018 (PRX 8, 031003).
+"""
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+import pytest
+import torch
+from scipy import integrate, optimize, stats
+
+from analysis._nnqp import batched_nonnegative_qp
+from analysis._stiefel import center_subspace
+from analysis.assemblies import make_assembly
+from analysis.capacity import (
+    _anchor_points,
+    linearly_separable,
+    manifold_capacity,
+    manifold_geometry_by_layer,
+    manifold_geometry_by_region,
+    plot_geometry_by_layer,
+    simulated_capacity,
+)
+
+
+# ----------------------------------------------------------------------------- closed forms
+def gardner_capacity(kappa):
+    """α₀(κ)⁻¹ = ∫_{−κ}^∞ Dt (t + κ)²."""
+    inv = integrate.quad(lambda t: stats.norm.pdf(t) * (t + kappa) ** 2, -kappa, np.inf)[0]
+    return 1.0 / inv
+
+
+def ball_capacity(R, D):
+    """Capacity of D-balls/spheres of radius R at κ = 0 (Chung, Lee & Sompolinsky 2016)."""
+
+    def inner(t):
+        f1 = integrate.quad(lambda t0: stats.norm.pdf(t0) * (t * R - t0) ** 2 / (1 + R**2), -t / R, t * R)[0]
+        f2 = integrate.quad(lambda t0: stats.norm.pdf(t0) * (t0**2 + t**2), -np.inf, -t / R)[0]
+        return stats.chi.pdf(t, D) * (f1 + f2)
+
+    return 1.0 / integrate.quad(inner, 0, np.inf, limit=200)[0]
+
+
+def spheres(P, N, D, R, M, rng):
+    """P sampled D-spheres of radius R around unit-norm centers whose mean is exactly 0.
+
+    Axes are orthogonal to every center and to each other, so after the global mean
+    is removed each manifold is a sphere of radius R relative to its center norm.
+    """
+    E = np.linalg.qr(rng.standard_normal((N, N)))[0]
+    C = E[:, :P].T
+    C = C - C.mean(0)
+    C /= np.linalg.norm(C, axis=1, keepdims=True)
+    out = []
+    for i in range(P):
+        ax = E[:, P + i * D : P + (i + 1) * D]
+        if D == 1:
+            pts = np.array([[-1.0], [1.0]])
+        elif D == 2:
+            th = 2 * np.pi * np.arange(M) / M
+            pts = np.stack([np.cos(th), np.sin(th)], 1)
+        else:
+            g = rng.standard_normal((M // 2, D))
+            g /= np.linalg.norm(g, axis=1, keepdims=True)
+            pts = np.vstack([g, -g])
+        out.append(C[i] + R * pts @ ax.T)
+    return out
+
+
+def test_quadratures_reproduce_published_values():
+    assert gardner_capacity(0.0) == pytest.approx(2.0, rel=1e-8)
+    assert gardner_capacity(1.0) == pytest.approx(0.5196, abs=1e-4)
+    assert ball_capacity(0.5, 1) == pytest.approx(1.2576, abs=1e-4)
+    assert ball_capacity(2.0, 1) == pytest.approx(0.8300, abs=1e-4)
+    for D in (1, 2, 3):
+        assert ball_capacity(1.0, D) == pytest.approx(2 / (D + 1), rel=1e-6)
+
+
+# ----------------------------------------------------------------------------- known answers
+def test_random_points_capacity_is_two():
+    rng = np.random.default_rng(0)
+    pts = [rng.standard_normal((1, 2000)) for _ in range(200)]
+    res = manifold_capacity(pts, n_t=200, remove_center_correlations=False)
+    assert res.capacity == pytest.approx(2.0, rel=0.03)
+    np.testing.assert_array_equal(res.radii, 0.0)
+    np.testing.assert_array_equal(res.dimensions, 0.0)
+
+
+@pytest.mark.parametrize("kappa", [0.5, 1.0])
+def test_margin_points_match_gardner(kappa):
+    rng = np.random.default_rng(1)
+    pts = [rng.standard_normal((1, 500)) for _ in range(200)]
+    res = manifold_capacity(pts, kappa=kappa, n_t=200, remove_center_correlations=False)
+    assert res.capacity == pytest.approx(gardner_capacity(kappa), rel=0.03)
+
+
+@pytest.mark.parametrize(
+    "D,R,M", [(1, 0.5, 2), (1, 1.0, 2), (1, 2.0, 2), (2, 1.0, 64), (2, 0.5, 64)]
+)
+def test_segments_and_circles_match_ball_capacity(D, R, M):
+    rng = np.random.default_rng(2)
+    res = manifold_capacity(spheres(40, 300, D, R, M, rng), n_t=300, remove_center_correlations=False)
+    assert res.solver_info["n_unconverged"] == 0
+    assert np.all(res.spans == D)
+    assert res.capacity == pytest.approx(ball_capacity(R, D), rel=0.03)
+
+
+def test_small_spheres_approach_point_capacity():
+    rng = np.random.default_rng(3)
+    res = manifold_capacity(spheres(60, 300, 2, 1e-3, 16, rng), n_t=300, remove_center_correlations=False)
+    assert res.capacity == pytest.approx(2.0, rel=0.03)
+    assert res.radius < 2e-3
+
+
+# ----------------------------------------------------------------------------- solver vs general QP
+def _slsqp_anchor(S, t, kappa):
+    """Per-t general QP: min ½‖v − t‖² s.t. Sᵀv ≤ −κ (SLSQP); anchor s̃ = (t − v)/(t − v)₀."""
+    cons = {"type": "ineq", "fun": lambda v: -(S.T @ v) - kappa, "jac": lambda v: -S.T}
+    r = optimize.minimize(lambda v: 0.5 * np.sum((v - t) ** 2), t.copy(), jac=lambda v: v - t,
+                          constraints=[cons], method="SLSQP", options={"ftol": 1e-15, "maxiter": 1000})
+    assert r.success, r.message
+    w = t - r.x
+    if np.linalg.norm(w) < 1e-8:
+        return None  # interior: anchor is the max-projection point
+    return w / w[0]
+
+
+@pytest.mark.parametrize("kappa", [0.0, 0.5])
+@pytest.mark.parametrize("shape", ["cloud", "circle"])
+def test_batched_anchors_match_per_t_general_qp(kappa, shape):
+    rng = np.random.default_rng(4)
+    S_list = []
+    for M, D in [(6, 5), (9, 4), (7, 7)] if shape == "cloud" else [(24, 2), (30, 2)]:
+        if shape == "cloud":
+            Y = 0.8 * rng.standard_normal((D, M))
+        else:
+            th = 2 * np.pi * np.arange(M) / M
+            Y = 1.3 * np.stack([np.cos(th), np.sin(th)])
+        Y = Y - Y.mean(1, keepdims=True)
+        S_list.append(torch.as_tensor(np.vstack([np.ones((1, M)), Y])))
+    n_t = 40
+    Dmax1 = max(s.shape[0] for s in S_list)
+    t = torch.zeros(len(S_list), Dmax1, n_t, dtype=torch.float64)
+    for i, s in enumerate(S_list):
+        t[i, : s.shape[0]] = torch.as_tensor(rng.standard_normal((s.shape[0], n_t)))
+    s_tilde, info = _anchor_points(S_list, kappa, t, "cpu")
+    checked = 0
+    for i, s in enumerate(S_list):
+        Sn = s.numpy()
+        for j in range(n_t):
+            tj = t[i, : s.shape[0], j].numpy()
+            ref = _slsqp_anchor(Sn, tj, kappa)
+            if ref is None:
+                continue
+            np.testing.assert_allclose(s_tilde[i, : s.shape[0], j].numpy(), ref, atol=1e-6)
+            checked += 1
+    assert checked > 20
+
+
+def test_nnqp_is_nnls_at_zero_margin():
+    rng = np.random.default_rng(5)
+    S = rng.standard_normal((3, 12, 10))
+    T = rng.standard_normal((3, 12, 25))
+    G = torch.as_tensor(np.transpose(S, (0, 2, 1)) @ S)
+    B = torch.as_tensor(np.transpose(S, (0, 2, 1)) @ T)
+    lam, info = batched_nonnegative_qp(G, B)
+    assert info["n_unconverged"] == 0
+    for p in range(3):
+        for j in range(25):
+            x, _ = optimize.nnls(S[p], T[p, :, j])
+            np.testing.assert_allclose(lam[p, :, j].numpy(), x, atol=1e-8)
+
+
+# ----------------------------------------------------------------------------- vs simulation
+@pytest.mark.slow
+def test_gaussian_clouds_mean_field_matches_simulation():
+    rng = np.random.default_rng(6)
+    P, M, N = 50, 50, 500
+    centers = rng.standard_normal((P, N))
+    clouds = [c + 0.2 * rng.standard_normal((M, N)) for c in centers]
+    mft = manifold_capacity(clouds, n_t=200, remove_center_correlations=False)
+    sim = simulated_capacity(clouds, n_rep=20, seed=1, n_min=25, n_max=100)
+    assert mft.capacity == pytest.approx(sim.capacity, rel=0.03)
+
+
+def test_simulated_capacity_of_points_near_two():
+    rng = np.random.default_rng(7)
+    pts = [rng.standard_normal((1, 200)) for _ in range(60)]
+    sim = simulated_capacity(pts, n_rep=30, seed=0)
+    # Cover: P points with bias are separable with probability ½ at n + 1 ≈ P/2
+    assert sim.capacity == pytest.approx(60 / 29, rel=0.1)
+    assert set(sim.to_dataframe().columns) >= {"n", "fraction", "n_c", "capacity"}
+
+
+def test_linear_separability_exact():
+    xor = np.array([[0.0, 0.0], [1.0, 1.0], [0.0, 1.0], [1.0, 0.0]])
+    assert not linearly_separable(xor, np.array([1, 1, -1, -1]))
+    rng = np.random.default_rng(8)
+    X = rng.standard_normal((200, 5))
+    w = rng.standard_normal(5)
+    assert linearly_separable(X, np.sign(X @ w + 0.3))
+
+
+# ----------------------------------------------------------------------------- center correlations
+def test_center_correlation_and_planted_common_direction():
+    rng = np.random.default_rng(9)
+    P, N = 30, 200
+    u = rng.standard_normal(N)
+    u /= np.linalg.norm(u)
+    centers = rng.standard_normal((P, N)) + 8 * rng.standard_normal((P, 1)) * u
+    X = centers - centers.mean(0)
+    C = (X @ X.T) / np.outer(np.linalg.norm(X, axis=1), np.linalg.norm(X, axis=1))
+    rho = (np.abs(C).sum() - P) / (P * (P - 1))
+    V, K, rho0, rho1 = center_subspace(torch.as_tensor(centers), n_restarts=4)
+    assert rho0 == pytest.approx(rho, rel=1e-10)
+    assert rho0 > 0.5 and rho1 < 0.2
+    assert float(torch.linalg.norm(V.T @ torch.as_tensor(u))) > 0.99
+    clouds = [c + 0.1 * rng.standard_normal((5, N)) for c in centers]
+    res = manifold_capacity(clouds, n_t=20)
+    assert res.center_correlation == pytest.approx(
+        (np.abs(np.corrcoef(np.stack([c.mean(0) for c in clouds]) - np.mean([c.mean(0) for c in clouds], 0),
+                            rowvar=True)).sum() - P) / (P * (P - 1)), rel=0.2)
+    assert res.K >= 1 and res.residual_center_correlation < res.center_correlation
+
+
+# ----------------------------------------------------------------------------- invariances
+def _clouds(rng, P=8, M=10, N=30):
+    C = rng.standard_normal((P, N))
+    return {f"m{i}": c + 0.3 * rng.standard_normal((M, N)) for i, c in enumerate(C)}
+
+
+def test_rotation_invariance():
+    rng = np.random.default_rng(10)
+    clouds = _clouds(rng)
+    Q = np.linalg.qr(rng.standard_normal((30, 30)))[0]
+    a = manifold_capacity(clouds, n_t=50)
+    b = manifold_capacity({k: v @ Q for k, v in clouds.items()}, n_t=50)
+    assert a.K == b.K
+    for f in ("capacities", "radii", "dimensions"):
+        np.testing.assert_allclose(getattr(a, f), getattr(b, f), rtol=1e-7)
+
+
+def test_permutation_invariance_and_assembly_input():
+    rng = np.random.default_rng(11)
+    clouds = _clouds(rng)
+    a = manifold_capacity(clouds, n_t=50)
+    rev = dict(reversed(list(clouds.items())))
+    b = manifold_capacity(rev, n_t=50)
+    da, db = a.to_dataframe().set_index("manifold"), b.to_dataframe().set_index("manifold")
+    np.testing.assert_allclose(da.loc[db.index].values, db.values, rtol=1e-7)
+    assert a.capacity == pytest.approx(b.capacity, rel=1e-9)
+    # the same data as an assembly labelled by a presentation coord
+    labels = np.concatenate([[k] * len(v) for k, v in rev.items()])
+    values = np.concatenate(list(rev.values()))
+    asm = make_assembly(values, stimulus_id=[f"s{i}" for i in range(len(values))],
+                        presentation_coords={"object_name": labels})
+    c = manifold_capacity(asm, n_t=50, by="object_name")
+    d = manifold_capacity((asm, "object_name"), n_t=50)
+    dc = c.to_dataframe().set_index("manifold")
+    np.testing.assert_allclose(dc.loc[da.index].values, da.values, rtol=1e-7)
+    assert d.capacity == c.capacity
+
+
+def test_tensor_input_matches_array_input():
+    rng = np.random.default_rng(12)
+    clouds = list(_clouds(rng).values())
+    a = manifold_capacity(clouds, n_t=30)
+    b = manifold_capacity([torch.as_tensor(c) for c in clouds], n_t=30, device="cpu")
+    np.testing.assert_allclose(a.capacities, b.capacities, rtol=1e-10)
+
+
+# ----------------------------------------------------------------------------- errors
+def test_clear_errors():
+    rng = np.random.default_rng(13)
+    with pytest.raises(ValueError, match="at least P = 2"):
+        manifold_capacity([rng.standard_normal((5, 4))])
+    bad = rng.standard_normal((5, 4))
+    bad[2, 1] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        manifold_capacity([bad, rng.standard_normal((5, 4))])
+    with pytest.raises(ValueError, match="same number of features"):
+        manifold_capacity([rng.standard_normal((5, 4)), rng.standard_normal((5, 3))])
+    with pytest.raises(ValueError, match="2-D"):
+        manifold_capacity([rng.standard_normal(4), rng.standard_normal(4)])
+    with pytest.raises(ValueError, match="kappa"):
+        manifold_capacity([rng.standard_normal((5, 4))] * 2, kappa=-1)
+    asm = make_assembly(rng.standard_normal((4, 3)), stimulus_id=list("abcd"),
+                        presentation_coords={"obj": [0, 0, 1, 1]})
+    with pytest.raises(ValueError, match="by="):
+        manifold_capacity(asm)
+    with pytest.raises(ValueError, match="not a presentation coord"):
+        manifold_capacity(asm, by="nope")
+    with pytest.raises(TypeError):
+        manifold_capacity(np.zeros((3, 3)))
+
+
+# ----------------------------------------------------------------------------- tables and figures
+def _layer_assemblies(rng):
+    labels = np.repeat(["a", "b", "c", "d", "e"], 6)
+    out = {}
+    for layer, noise in [("conv1", 1.0), ("conv2", 0.3)]:
+        C = rng.standard_normal((5, 40))
+        vals = np.concatenate([c + noise * rng.standard_normal((6, 40)) for c in C])
+        out[layer] = make_assembly(vals, stimulus_id=[f"s{i}" for i in range(30)],
+                                   presentation_coords={"texture_family": labels},
+                                   neuroid_coords={"region": ["V1"] * 20 + ["V2"] * 20})
+    return out
+
+
+def test_layerwise_table_and_figure():
+    rng = np.random.default_rng(14)
+    acts = _layer_assemblies(rng)
+    df = manifold_geometry_by_layer(acts, by="texture_family", n_t=30, progress=False)
+    assert list(df["layer"]) == ["conv1", "conv2"]
+    ref = manifold_capacity(acts["conv2"], n_t=30, by="texture_family")
+    assert df.loc[1, "capacity"] == pytest.approx(ref.capacity, rel=1e-12)
+    assert df.loc[1, "capacity"] > df.loc[0, "capacity"]  # tighter clouds are more separable
+    assert {"radius", "dimension", "center_alignment", "axis_alignment"} <= set(df.columns)
+    fig = plot_geometry_by_layer(df)
+    labels = [ax.get_ylabel() for ax in fig.axes if ax.get_ylabel()]
+    assert any("capacity" in s for s in labels) and any("radius" in s for s in labels)
+    reg = manifold_geometry_by_region(acts["conv1"], by="texture_family", n_t=30, alignment=False,
+                                      progress=False)
+    assert list(reg["layer"]) == ["V1", "V2"]
+    v1 = manifold_capacity(acts["conv1"].isel(neuroid=slice(0, 20)), n_t=30, by="texture_family")
+    assert reg.loc[0, "capacity"] == pytest.approx(v1.capacity, rel=1e-12)
+    res_fig = ref.plot()
+    assert res_fig.axes[0].get_ylabel().startswith("capacity")
