@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -47,17 +45,18 @@ def save_json(path: Path, obj) -> Path:
 
 def save_stimulus_set(stimuli: StimulusSet, folder: Path) -> Path:
     """Write a stimulus set as ``images.npy`` + ``table.csv`` + ``meta.json`` (atomically)."""
+    import io
+
+    from neuromodels.training.checkpoints import atomic_write_bytes
+
+    from .runner import atomic_write_text
+
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".npy", dir=folder)
-    os.close(fd)
-    np.save(tmp, stimuli.load_images())
-    os.replace(tmp, folder / "images.npy")
+    buf = io.BytesIO()
+    np.save(buf, stimuli.load_images())
+    atomic_write_bytes(folder / "images.npy", buf.getvalue())
     table = stimuli.table.drop(columns=[c for c in ("path",) if c in stimuli.table.columns])
-    fd, tmp = tempfile.mkstemp(suffix=".csv", dir=folder)
-    os.close(fd)
-    table.to_csv(tmp, index=False)
-    os.replace(tmp, folder / "table.csv")
+    atomic_write_text(folder / "table.csv", table.to_csv(index=False))
     save_json(folder / "meta.json", {"name": stimuli.name, "visual_degrees": stimuli.visual_degrees,
                                      "attrs": stimuli.attrs})
     return folder

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,21 +20,13 @@ __all__ = ["Run", "Section", "Headline", "atomic_write_text"]
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
-    """Write ``text`` to ``path`` through a temporary file and a rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    """Write ``text`` to ``path`` through a temporary file and a rename (the trainer's writer)."""
+    from neuromodels.training.checkpoints import atomic_write_bytes
+
+    if not isinstance(text, str):
+        raise TypeError(f"expected text to write, got {type(text).__name__}")
+    atomic_write_bytes(path, text.encode())
+    return Path(path)
 
 
 @dataclass

@@ -93,3 +93,17 @@ def test_resuming_with_another_config_is_refused(tmp_path):
     Run(tmp_path, {"seed": 0}, "demo")  # same config: fine
     with pytest.raises(ValueError, match=r"different config \(differs in \['seed'\]\)"):
         Run(tmp_path, {"seed": 1}, "demo")
+
+
+def test_stimulus_set_round_trips_through_its_folder(tmp_path):
+    import numpy as np
+
+    from analysis.stimuli import StimulusSet
+    from experiments.common import load_stimulus_set, save_stimulus_set
+
+    imgs = np.random.default_rng(0).random((3, 8, 8)).astype(np.float32)
+    stim = StimulusSet.from_images(imgs, stimulus_ids=["a", "b", "c"], visual_degrees=2.5, name="s",
+                                   texture_family=["x", "y", "x"])
+    back = load_stimulus_set(save_stimulus_set(stim, tmp_path / "stim"))
+    assert np.array_equal(back.load_images(), stim.load_images())
+    assert list(back.table["texture_family"]) == ["x", "y", "x"] and back.visual_degrees == 2.5
