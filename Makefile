@@ -6,7 +6,6 @@ PY := $(VENV)/bin/python
 BS_PY := $(BS_VENV)/bin/python
 TORCH_PIN := torch==2.14.1 torchvision==0.29.1
 OUT ?= results/quickstart
-export OMP_NUM_THREADS ?= 2
 export MPLBACKEND ?= Agg
 
 .PHONY: venv demo test test-fast bench brainscore-env test-brainscore notebooks clean

@@ -16,15 +16,19 @@ Method (all groups and columns at once, matrix products only):
 1. FISTA (accelerated projected gradient, step 1/L with L = λ_max(G_p)) with the
    gradient-based adaptive restart of O'Donoghue & Candès (2015).
 2. Every ``polish_every`` iterations an *active-set polish* on the unfinished
-   columns: take the current support F = {λ_i > 0}, solve the KKT system
-   ``G_FF λ_F = b_F`` exactly (batched Cholesky on the compacted support, with a
-   ridge of 1e-13·max diag(G) that only matters when G_FF is singular, where it
-   selects the minimum-norm solution), and accept the candidate if it satisfies
-   every KKT condition of (1): λ_F ≥ 0 and ``(Gλ − b)_i ≥ −tol·scale`` off the
-   support, with ``scale = max(1, max|b|, max diag G)``. Accepted columns are exact
-   optima (up to rounding) and are removed from further iterations.
-3. Columns not certified after ``max_iter`` iterations keep the last FISTA
-   iterate; their number and largest KKT violation are reported in ``info``.
+   columns whose support F = {λ_i > 0} did not change since the last round:
+   solve the KKT system ``G_FF λ_F = b_F`` exactly (batched Cholesky on the
+   compacted support, with a ridge of 1e-13·max diag(G) that only matters when
+   G_FF is singular), run the inner loop of Lawson & Hanson's NNLS while the
+   solution has non-positive entries, and accept the candidate if it satisfies
+   every KKT condition of (1): λ_F > 0, ``|(Gλ − b)_F| ≤ tol·scale`` and
+   ``(Gλ − b)_i ≥ −tol·scale`` off the support, with
+   ``scale = max(1, max|b|, max diag G)``. Accepted columns are exact optima (up
+   to rounding) and leave the working set, which is re-packed every round.
+3. Degenerate columns (support larger than rank G, e.g. many sampled points of a
+   low-dimensional sphere) after 10 rounds, and any column not certified after
+   ``max_iter`` iterations, are solved exactly by Lawson–Hanson NNLS
+   (``scipy.optimize.nnls``) on the factor G = RᵀR; ``info`` counts them.
 
 The result agrees with a general QP solver per column to the solver's rounding
 (tested to 1e-6 on anchor points; typically ~1e-12).

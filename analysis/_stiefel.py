@@ -15,10 +15,12 @@ Optimizer (ours, documented): Riemannian conjugate gradient on St(P−1, K) —
 Euclidean gradient by autograd, Riemannian gradient ``g − V sym(Vᵀg)``, QR
 retraction (``qf``, signs fixed so diag(R) > 0), vector transport by tangent
 projection, Polak–Ribière+ β, Armijo backtracking line search; stop when the
-Riemannian gradient norm falls below ``gtol`` (1e-6, as in the reference's
-pymanopt run), the relative decrease of f below ``ftol`` (1e-10), or after
-``max_iter`` iterations (300 per rank by default; the cost is
-flat near its optimum and the selected K is insensitive to further digits). All restarts run in one batch.
+Riemannian gradient norm falls below ``gtol·(1 + f)`` (gtol = 1e-6), the
+relative decrease of f in one iteration below ``ftol`` (1e-6), or after
+``max_iter`` iterations (100 per rank). These are looser than the reference's
+pymanopt run (absolute gradient 1e-6, up to 20000 iterations), which took minutes
+for P = 100 here; the residual correlation that selects K changes in the third
+digit (by < 0.01 in our checks). All restarts run in one batch.
 
 Greedy rank schedule (as in the reference): for K = 1, 2, ..., maxK the
 subspace is initialized from the K−1 solution plus one random direction,
@@ -79,7 +81,7 @@ def _inner(A, B):
     return (A * B).sum(dim=(1, 2))
 
 
-def stiefel_cg(X, V0, max_iter=1000, gtol=1e-6, ftol=1e-8):
+def stiefel_cg(X, V0, max_iter=100, gtol=1e-6, ftol=1e-6):
     """Minimize (1) from a batch of starting points V0 (R, n, K); returns (V, f)."""
     V = V0.clone()
     f, rg = _value_and_rgrad(V, X)
@@ -87,7 +89,7 @@ def stiefel_cg(X, V0, max_iter=1000, gtol=1e-6, ftol=1e-8):
     step = torch.ones_like(f)
     active = torch.ones_like(f, dtype=torch.bool)
     for _ in range(max_iter):
-        active &= rg.flatten(1).norm(dim=1) > gtol
+        active &= rg.flatten(1).norm(dim=1) > gtol * (1 + f.abs())
         if not bool(active.any()):
             break
         slope = _inner(rg, d)
@@ -132,7 +134,7 @@ def center_subspace(
     centers: torch.Tensor,
     n_restarts: int = 10,
     seed: int = 0,
-    max_iter: int = 300,
+    max_iter: int = 100,
     max_k_offset: int = 11,
 ) -> tuple[torch.Tensor, int, float, float]:
     """Common center subspace of the reference pipeline.

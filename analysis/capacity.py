@@ -43,7 +43,7 @@ every number unchanged (the offsets' basis has deterministic signs). Everything 
 
 Simulated capacity (:func:`simulated_capacity`) measures the same quantity
 directly: random Gaussian projections to n dimensions, balanced random
-dichotomies, exact hard-margin separability with bias (LP feasibility, HiGHS),
+dichotomies, exact hard-margin separability with bias (an LP, HiGHS),
 bisection on n for P(separable) = ½; α_sim = P / n_c.
 
 Examples
@@ -483,29 +483,35 @@ def _capacity_from_prepared(prep, labels, kappa, n_t, seed, device):
 
 
 # ----------------------------------------------------------------------------- simulation
-def linearly_separable(points: np.ndarray, labels: np.ndarray) -> bool:
-    """Exact hard-margin linear separability with bias (LP feasibility, HiGHS).
+def linearly_separable(points: np.ndarray, labels: np.ndarray, tol: float = 1e-9) -> bool:
+    """Exact hard-margin linear separability with bias (an LP, HiGHS).
 
-    Tests whether some (w, b) satisfies ``y_i (w·x_i + b) ≥ 1`` for all i, which
-    holds iff the two classes are strictly linearly separable.
+    Solves the bounded LP ``max s`` s.t. ``y_i (w·x_i + b) ≥ s`` for all i,
+    ``−1 ≤ w_k, b ≤ 1``, ``s ≤ 1``. It is always feasible (w = 0, b = 0, s = 0) and
+    bounded, so HiGHS never meets the numerical trouble of the plain feasibility
+    form ``y_i (w·x_i + b) ≥ 1`` near the separability threshold; the classes are
+    strictly separable iff the optimal s > 0 (here: > ``tol`` · max |x|).
 
     Parameters
     ----------
     points : np.ndarray, shape (n_points, n)
     labels : np.ndarray of ±1, shape (n_points,)
+    tol : float
+        Relative margin below which the optimum counts as 0 (not separable).
     """
     from scipy.optimize import linprog
 
+    X = np.asarray(points, dtype=float)
     y = np.asarray(labels, dtype=float)
-    A = -y[:, None] * np.hstack([points, np.ones((len(points), 1))])
-    res = linprog(
-        np.zeros(A.shape[1]), A_ub=A, b_ub=-np.ones(len(points)), bounds=(None, None), method="highs"
-    )
-    if res.status == 0:
-        return True
-    if res.status == 2:
-        return False
-    raise RuntimeError(f"LP separability test did not finish (HiGHS status {res.status}: {res.message})")
+    n_pts, n = X.shape
+    A = np.hstack([-y[:, None] * X, -y[:, None], np.ones((n_pts, 1))])  # −y(w·x + b) + s ≤ 0
+    c = np.zeros(n + 2)
+    c[-1] = -1.0
+    bounds = [(-1.0, 1.0)] * (n + 1) + [(None, 1.0)]
+    res = linprog(c, A_ub=A, b_ub=np.zeros(n_pts), bounds=bounds, method="highs")
+    if res.status != 0:
+        raise RuntimeError(f"LP separability test did not finish (HiGHS status {res.status}: {res.message})")
+    return bool(-res.fun > tol * max(np.abs(X).max(), 1e-300))
 
 
 @dataclass
