@@ -13,6 +13,9 @@ squares problem ``min_{λ≥0} ‖t − Sλ‖²``.
 
 Method (all groups and columns at once, matrix products only):
 
+0. Warm start at the single point with the largest normalized projection
+   b_i/√G_ii, certified by the KKT check of step 2 (most "touching" samples end
+   here).
 1. FISTA (accelerated projected gradient, step 1/L with L = λ_max(G_p)) with the
    gradient-based adaptive restart of O'Donoghue & Candès (2015).
 2. Every ``polish_every`` iterations an *active-set polish* on the unfinished
@@ -135,10 +138,12 @@ def _polish(G, lam, B, cols, tol, scale, ridge, max_inner=64):
         z[sub] = z_sub
         chol_ok[sub] = chol_ok[sub] & ok_sub
     cand = torch.where(support, z, 0.0)
-    # KKT check of the candidate: one batched product over a scattered copy
-    full = torch.zeros_like(lam)
-    full[p, :, j] = cand
-    g = torch.bmm(G, full)[p, :, j] - b_c
+    # KKT check of the candidate: gradient from the columns of G on the support only
+    k = max(int(support.sum(dim=1).max().item()), 1) if len(cols) else 1
+    order = torch.argsort((~support).to(torch.int8), dim=1, stable=True)[:, :k]
+    xs = torch.gather(cand, 1, order)  # zero where the slot is padding
+    Gcols = G[p[:, None], :, order]  # (n, k, M): G[:, i] for the support points i
+    g = torch.einsum("nkm,nk->nm", Gcols, xs) - b_c
     sc = scale[p][:, None]
     feasible = ~(support & (cand <= 0)).any(dim=1)
     dual_ok = ((g >= -tol * sc) | support).all(dim=1)
@@ -151,7 +156,7 @@ def batched_nonnegative_qp(
     B: torch.Tensor,
     tol: float = 1e-10,
     max_iter: int = 1000,
-    polish_every: int = 10,
+    polish_every: int = 3,
     memory: float = 2e7,
 ) -> tuple[torch.Tensor, dict]:
     """Solve ``min_{λ≥0} ½λᵀG_pλ − b_pjᵀλ`` for all groups ``p`` and columns ``j``.
@@ -213,6 +218,20 @@ def batched_nonnegative_qp(
     lam = torch.zeros_like(B)
     # columns where λ = 0 is already optimal (b ≤ 0 everywhere) are done at once
     done = (B <= 0).all(dim=1)
+    # warm start: the single point with the largest normalized projection b_i/√G_ii
+    # (the anchor of most "touching" samples); certified columns are done at once
+    d = torch.diagonal(G, dim1=1, dim2=2).clamp(min=1e-300)  # (P, M)
+    k1 = torch.argmax(B / d.sqrt()[:, :, None], dim=1, keepdim=True)  # (P, 1, T)
+    v1 = (torch.gather(B, 1, k1) / torch.gather(d[:, :, None].expand(P, M, T), 1, k1)).clamp(min=0)
+    lam.scatter_(1, k1, torch.where(done[:, None, :], 0.0, v1))
+    cols = torch.nonzero(~done)
+    for start in range(0, len(cols), int(memory)):
+        c = cols[start:start + int(memory)]
+        cand, ok = _polish(G, lam, B, c, tol, scale, ridge, max_inner=0)
+        if bool(ok.any()):
+            cp, cj = c[ok, 0], c[ok, 1]
+            lam[cp, :, cj] = cand[ok]
+            done[cp, cj] = True
     y = lam.clone()
     theta_all = torch.ones(P, 1, T, dtype=dtype, device=device)
     prev_support = torch.zeros_like(B, dtype=torch.bool)
@@ -225,24 +244,27 @@ def batched_nonnegative_qp(
         rank = torch.argsort(done.to(torch.int8), dim=1, stable=True)[:, :width]  # open first
         active = torch.arange(width, device=device)[None, :] < n_open[:, None]  # (P, width)
         idx = rank[:, None, :].expand(P, M, width)
-        Bw = torch.gather(B, 2, idx)
-        lw = torch.gather(lam, 2, idx)
-        yw = torch.gather(y, 2, idx)
-        theta = torch.gather(theta_all, 2, rank[:, None, :])
         frozen = ~active[:, None, :]
+        # padding slots get b = −1 and λ = 0, which FISTA leaves at 0
+        Bw = torch.where(frozen, -1.0, torch.gather(B, 2, idx))
+        lw = torch.where(frozen, 0.0, torch.gather(lam, 2, idx))
+        yw = torch.where(frozen, 0.0, torch.gather(y, 2, idx))
+        theta = torch.gather(theta_all, 2, rank[:, None, :])
         for _ in range(polish_every):
-            grad = torch.bmm(G, yw) - Bw
-            l_new = (yw - step * grad).clamp(min=0)
+            grad = torch.bmm(G, yw).sub_(Bw)
+            l_new = torch.addcmul(yw, step, grad, value=-1.0).clamp_(min=0)
             # adaptive restart (O'Donoghue & Candès 2015): momentum pointing uphill
-            restart = (grad * (l_new - lw)).sum(dim=1, keepdim=True) > 0
+            diff = l_new - lw
+            restart = (grad * diff).sum(dim=1, keepdim=True) > 0
             theta_new = 0.5 * (1 + torch.sqrt(1 + 4 * theta**2))
             beta = torch.where(restart, 0.0, (theta - 1) / theta_new)
             theta = torch.where(restart, 1.0, theta_new)
-            yw = l_new + beta * (l_new - lw)
-            lw = torch.where(frozen, lw, l_new)
+            yw = torch.addcmul(l_new, beta, diff)
+            lw = l_new
             it += 1
-        lam.scatter_(2, idx, lw)  # frozen (padding) entries write back their own value
-        y.scatter_(2, idx, yw)
+        # write back the open columns only (padding slots alias finished columns)
+        lam.scatter_(2, idx, torch.where(frozen, torch.gather(lam, 2, idx), lw))
+        y.scatter_(2, idx, torch.where(frozen, torch.gather(y, 2, idx), yw))
         theta_all.scatter_(2, rank[:, None, :], theta)
         # polish the columns whose support did not change since the last round
         support = lam > 0

@@ -78,6 +78,7 @@ __all__ = [
     "manifold_geometry_by_layer",
     "manifold_geometry_by_region",
     "plot_geometry_by_layer",
+    "plot_manifold_geometry",
 ]
 
 _DTYPE = torch.float64
@@ -522,6 +523,12 @@ class SimulatedCapacityResult:
     ----------
     capacity : float
         α_sim = P / n_c.
+    capacity_bias_corrected : float
+        P / (n_c + 1): the bias counted as one more dimension. With a bias, P points
+        in n dimensions are separable exactly as P points in n + 1 dimensions
+        without one (Cover 1965), so this is the finite-size-consistent value to
+        compare with the mean-field theory (whose classifier has no bias); for
+        P = 50 the two differ by 2 %.
     n_c : float
         Projected dimension where half the balanced dichotomies are separable
         (logistic fit through all trials, bracketed by the bisection).
@@ -535,8 +542,14 @@ class SimulatedCapacityResult:
     n_manifolds: int
     trials: pd.DataFrame
 
+    @property
+    def capacity_bias_corrected(self) -> float:
+        return self.n_manifolds / (self.n_c + 1.0)
+
     def to_dataframe(self) -> pd.DataFrame:
-        return self.trials.assign(n_c=self.n_c, capacity=self.capacity)
+        """The evaluated dimensions with their separable fractions, plus n_c and the capacities."""
+        return self.trials.assign(n_c=self.n_c, capacity=self.capacity,
+                                  capacity_bias_corrected=self.capacity_bias_corrected)
 
 
 def _fit_half_point(ns, k, m):

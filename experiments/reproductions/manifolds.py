@@ -100,7 +100,7 @@ def _plot_quantity(table: pd.DataFrame, q: str, label: str, run: Run) -> str:
     fig, ax = plt.subplots(figsize=(5.5, 3.2))
     sns.lineplot(data=table, x="depth", y=q, hue="model", marker="o", ax=ax)
     ax.set(xlabel="layer depth (1 = first analysed layer / region V1, 2 = V2)", ylabel=label,
-           title=label[0].upper() + label[1:])
+           title=label[0].upper() + label[1:], xticks=sorted(table["depth"].unique()))
     sns.move_legend(ax, "upper left", bbox_to_anchor=(1.02, 1), title="model", fontsize=8)
     fig.tight_layout()
     return S.savefig(fig, run.figure_path(f"manifold_{q}"))

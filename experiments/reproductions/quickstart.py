@@ -22,6 +22,20 @@ def run(run: Run, cfg: dict, device) -> None:
 
     for name in cfg.get("parts", PARTS):
         run.stage(name, lambda r, n=name: _part(r, n, cfg, device, REPRODUCTIONS, run_reproduction))
+    _drop_repeated_sections(run)
+
+
+def _drop_repeated_sections(run: Run) -> None:
+    """Parts that build the same stimuli and recordings say so once in the combined report."""
+    seen = set()
+    for record in run.records.values():
+        kept = []
+        for sec in record.get("sections", []):
+            key = (sec.title.split(" — ")[-1], sec.reading, sec.table)
+            if key not in seen:
+                seen.add(key)
+                kept.append(sec)
+        record["sections"] = kept
 
 
 def _part(run: Run, name: str, cfg: dict, device, registry, run_reproduction) -> dict:
