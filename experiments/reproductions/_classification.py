@@ -43,12 +43,10 @@ def labelled_patches(cfg: dict, seed: int):
     return (torch.as_tensor(np.stack(train_x))[:, None], torch.as_tensor(np.array(train_y)), test, names)
 
 
-def _build(name: str, n_classes: int, frontend_checkpoint: str):
-    import neuromodels
-
+def _model_config(name: str, n_classes: int, frontend_checkpoint: str) -> dict:
     if name == "lcl_v2net":
-        return neuromodels.build_model("lcl_v2net", frontend_checkpoint=frontend_checkpoint, num_classes=n_classes)
-    return neuromodels.build_model(name, num_classes=n_classes)
+        return {"frontend_checkpoint": frontend_checkpoint, "num_classes": n_classes}
+    return {"num_classes": n_classes}
 
 
 def classification_stage(run: Run, cfg: dict, device) -> dict:
@@ -61,10 +59,16 @@ def classification_stage(run: Run, cfg: dict, device) -> dict:
     n_classes = len(names)
     frontend = run.records["train_matched"]["checkpoint"]
     tables, metrics, heads, total_flops = [], [], [], 0.0
+    import neuromodels
+
+    checkpoints = {}
     for name in ccfg["models"]:
-        model = _build(name, n_classes, frontend)
+        model_config = _model_config(name, n_classes, frontend)
+        model = neuromodels.build_model(name, **model_config)
         result = train_classifier(model, train_x, train_y, steps=ccfg["steps"], batch_size=ccfg["batch_size"],
-                                  lr=ccfg["lr"], seed=seed, device=device, out_dir=run.path("train", f"cls_{name}"))
+                                  lr=ccfg["lr"], seed=seed, device=device, out_dir=run.path("train", f"cls_{name}"),
+                                  model_name=name, model_config=model_config)
+        checkpoints[name] = str(result.checkpoint)
         total_flops += result.flops_total
         model = result.model.eval()
         # images are labelled by class index; the classifier's argmax is compared with it
@@ -89,7 +93,7 @@ def classification_stage(run: Run, cfg: dict, device) -> dict:
                f"plain ResNet-50, each trained {ccfg['steps']} steps on {n_classes} classes of bundled-image "
                f"patches (chance {1 / n_classes:.2f}), tested on held-out patches under distortions. Highest "
                f"mean accuracy: {best.name.split(', ')[-1]} ({best.value:.2f}).")
-    return {"metrics": metrics, "headlines": heads, "_flops": total_flops,
+    return {"metrics": metrics, "headlines": heads, "_flops": total_flops, "checkpoints": checkpoints,
             "sections": [Section("Robustness of LCL-V2Net and baselines", reading, [path])]}
 
 

@@ -1,9 +1,10 @@
 """Manifold capacity, radius, dimension and alignment across model layers and recorded regions.
 
 Texture families are the manifolds (each family's naturalistic images = one
-point cloud). Models: supervised architecture (ResNet-50), self-supervised and
-biologically inspired models (LCL-V2, the texture model, the steerable and Gabor V1
-front ends); recordings by region. One figure per quantity.
+point cloud). Models: a supervised ResNet-50 (the classifier trained by the
+``lcl_v2`` reproduction when its checkpoint is given, otherwise untrained), the
+self-supervised LCL-V2 and texture model, and the fixed steerable and Gabor V1
+front ends; recordings by region. One figure per quantity.
 """
 from __future__ import annotations
 
@@ -77,7 +78,11 @@ def _geometry(run: Run, cfg: dict, device) -> dict:
         heads.append(S.headline(f"capacity, {model} {top['layer']}", top["capacity"],
                                 source=src if model.startswith("recording") else "bundled textures"))
     rec = table[table["model"].str.startswith("recording")]
-    reading = ("Mean-field capacity, radius and dimension of the texture-family manifolds (naturalistic "
+    given = run.config.get("checkpoints", {}) or {}
+    trained = [m for m in acts if given.get(m) or f"train_{m}" in run.records]
+    untrained = [m for m in acts if m not in trained and m not in ("steerable_v1", "gabor_v1")]
+    reading = (f"Trained models: {', '.join(trained) or 'none'}; fixed front ends: steerable_v1, gabor_v1"
+               + (f"; untrained (random weights): {', '.join(untrained)}" if untrained else "") + ". " +"Mean-field capacity, radius and dimension of the texture-family manifolds (naturalistic "
                "images only; centers decorrelated as in the reference method), and center alignment. "
                "Higher capacity means families are easier to separate linearly with few units. "
                + ("Recorded regions: " + ", ".join(f"{r['layer']} α = {r['capacity']:.3f}" for _, r in rec.iterrows())

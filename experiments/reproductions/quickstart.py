@@ -50,6 +50,10 @@ def _part(run: Run, name: str, cfg: dict, device, registry, run_reproduction) ->
             rec = run.records.get(rec_name, {}).get("sub_records", {}).get(stage)
             if rec:
                 ckpts[key] = rec["checkpoint"]
+        # the supervised ResNet-50 that lcl_v2 trained on bundled-image classes
+        cls = run.records.get("lcl_v2", {}).get("sub_records", {}).get("classification", {})
+        if cls.get("checkpoints", {}).get("resnet50"):
+            ckpts["resnet50"] = cls["checkpoints"]["resnet50"]
         sub_cfg.setdefault("checkpoints", {}).update(ckpts)
     out = run.path(name)
     report = run_reproduction(name, quick=True, device=str(device), out=out, config=sub_cfg)
@@ -63,7 +67,7 @@ def _part(run: Run, name: str, cfg: dict, device, registry, run_reproduction) ->
         figs = [os.path.relpath(Path(f).resolve(), run.out) for f in s.figures]
         sections.append(Section(f"{registry[name].TITLE} — {s.title}", s.reading, figs, s.table))
     return {"headlines": headlines, "sections": sections, "report": str(report),
-            "sub_records": {k: {kk: vv for kk, vv in v.items() if kk in ("checkpoint", "source")}
+            "sub_records": {k: {kk: vv for kk, vv in v.items() if kk in ("checkpoint", "checkpoints", "source")}
                             for k, v in sub.records.items()},
             "_flops": float(sum(sub.flops.values())),
             "metrics": [{**m, "part": name} for m in sub.metrics_rows()]}
