@@ -21,8 +21,8 @@ Method (all groups and columns at once, matrix products only):
 2. Every ``polish_every`` iterations an *active-set polish* on the unfinished
    columns whose support F = {λ_i > 0} did not change since the last round:
    solve the KKT system ``G_FF λ_F = b_F`` exactly (batched Cholesky on the
-   compacted support, with a ridge of 1e-13·max diag(G) that only matters when
-   G_FF is singular), run the inner loop of Lawson & Hanson's NNLS while the
+   compacted support, with a ridge of 1e-13·max diag(G): a relative change
+   of ~1e-13 that keeps a singular G_FF solvable), run the inner loop of Lawson & Hanson's NNLS while the
    solution has non-positive entries, and accept the candidate if it satisfies
    every KKT condition of (1): λ_F > 0, ``|(Gλ − b)_F| ≤ tol·scale`` and
    ``(Gλ − b)_i ≥ −tol·scale`` off the support, with
@@ -198,7 +198,7 @@ def batched_nonnegative_qp(
     >>> S = torch.tensor([[1.0, 0.0], [0.0, 1.0]], dtype=torch.float64)
     >>> t = torch.tensor([[2.0], [-1.0]], dtype=torch.float64)   # NNLS: min ‖t − Sλ‖²
     >>> lam, info = batched_nonnegative_qp((S.T @ S)[None], (S.T @ t)[None])
-    >>> lam[0, :, 0].tolist()
+    >>> [round(v, 9) for v in lam[0, :, 0].tolist()]
     [2.0, 0.0]
     """
     if G.ndim != 3 or G.shape[1] != G.shape[2]:

@@ -239,9 +239,9 @@ def manifold_alignment(
         weights.append(s[:k] ** 2 / (s[:k] ** 2).sum())
         ks.append(k)
     axis_al = _weighted_abs_cos(axes, weights)
-    center_axis = np.stack([
-        np.array([float(((cn[m] @ axes[n]).abs() * weights[n]).sum()) for n in range(P)]) for m in range(P)
-    ])
+    owner = torch.cat([torch.full((a.shape[1],), i, device=device) for i, a in enumerate(axes)])
+    E = torch.nn.functional.one_hot(owner, P).to(cn.dtype)  # (Σk, P)
+    center_axis = (((cn @ torch.cat(axes, dim=1)).abs() * torch.cat(weights)) @ E).cpu().numpy()
 
     kmax = max(ks)
     Upad = torch.zeros(P, Xs[0].shape[1], kmax, dtype=Xs[0].dtype, device=device)
