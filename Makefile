@@ -57,5 +57,10 @@ brainscore-env: $(BS_VENV)/.installed
 test-brainscore: brainscore-env venv
 	BS_INSTALL_DEPENDENCIES=no $(BS_PY) -m pytest -q -c tests/brainscore/pytest.ini tests/brainscore
 
+## Jupyter on the notebooks (installs the `notebooks` extra)
+notebooks: venv
+	$(PY) -m pip install --quiet -e ".[dev,notebooks]"
+	$(VENV)/bin/jupyter lab notebooks/
+
 clean:
 	rm -rf $(VENV) $(BS_VENV) results .pytest_cache

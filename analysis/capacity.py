@@ -28,8 +28,9 @@ is the same problem under t → −t, which leaves every Gaussian average unchan
 All QPs (all t, all manifolds padded to a common size) are solved at once by
 :func:`analysis._nnqp.batched_nonnegative_qp`: the dual
 ``min_{λ≥0} ½λᵀ(SᵀS)λ − λᵀ(Sᵀt + κ)`` shares one Gram matrix per manifold across
-all t (exactly NNLS at κ = 0); accelerated projected gradient followed by an exact
-active-set KKT solve, certified optimal to a relative KKT tolerance of 1e-10.
+all t (exactly NNLS at κ = 0); an exact batched active set (Lawson–Hanson) on
+compact supports, with accelerated projected gradient + active-set polish for the
+columns it leaves open, certified optimal to a relative KKT tolerance of 1e-10.
 
 Differences from ``mftma`` (documented choices): the span in step 3 is found by a
 rank-revealing SVD (exactly-null directions dropped) instead of an economic QR to
@@ -238,24 +239,29 @@ def _anchor_points(S_list, kappa, t, device):
     for i, s in enumerate(S_list):
         S[i, : s.shape[0], : s.shape[1]] = s
         pmask[i, : s.shape[1]] = True
+    padded = not bool(pmask.all())  # manifolds of unequal size: mask the padding slots
     proj = S.transpose(1, 2) @ t  # (P, Mmax, n_t): t·s
-    proj_m = torch.where(pmask[:, :, None], proj, torch.tensor(-torch.inf, dtype=_DTYPE, device=device))
+    neg_inf = torch.tensor(-torch.inf, dtype=_DTYPE, device=device)
+    proj_m = torch.where(pmask[:, :, None], proj, neg_inf) if padded else proj
     gmax, arg = proj_m.max(dim=1)  # (P, n_t)
     interior = gmax + kappa < 0
     G = S.transpose(1, 2) @ S
-    eye = torch.eye(Mmax, dtype=_DTYPE, device=device)
-    pad2 = ~(pmask[:, :, None] & pmask[:, None, :])
-    G = torch.where(pad2, eye.expand(P, Mmax, Mmax), G)
     B = proj + kappa
-    skip = (~pmask[:, :, None]) | interior[:, None, :]
-    B = torch.where(skip, torch.tensor(-1.0, dtype=_DTYPE, device=device), B)
+    if padded:
+        eye = torch.eye(Mmax, dtype=_DTYPE, device=device)
+        pad2 = ~(pmask[:, :, None] & pmask[:, None, :])
+        G = torch.where(pad2, eye.expand(P, Mmax, Mmax), G)
+        B = torch.where(~pmask[:, :, None], torch.tensor(-1.0, dtype=_DTYPE, device=device), B)
+    # interior samples have b = t·s + κ < 0 for every point, so the solver returns λ = 0
+    # for them without any work (no QP is solved)
     lam, info = batched_nonnegative_qp(G, B)
-    lam = torch.where(pmask[:, :, None], lam, torch.zeros((), dtype=_DTYPE, device=device))
+    if padded:
+        lam = torch.where(pmask[:, :, None], lam, torch.zeros((), dtype=_DTYPE, device=device))
     Slam = S @ lam  # (P, Dmax1, n_t) = t − v
     total = lam.sum(dim=1)  # Σλ
     s_max = torch.gather(S, 2, arg[:, None, :].expand(P, Dmax1, n_t))
     # mftma: a solution within 1e-8 of t is treated as interior
-    use_max = interior | (Slam.norm(dim=1) < 1e-8) | (total <= 0)
+    use_max = interior | (torch.linalg.vector_norm(Slam, dim=1) < 1e-8) | (total <= 0)
     s_tilde = torch.where(use_max[:, None, :], s_max, Slam / total.clamp(min=1e-300)[:, None, :])
     info["n_interior"] = int(interior.sum())
     return s_tilde, info

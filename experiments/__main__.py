@@ -24,7 +24,13 @@ def main(argv: list[str] | None = None) -> int:
     run_p.add_argument("--device", default=None, help="cpu | cuda | cuda:N (default: cuda if available)")
     run_p.add_argument("--out", default=None, help="result folder (default results/NAME[_quick])")
     run_p.add_argument("overrides", nargs="*", help="key=value config overrides (dotted keys)")
-    args = parser.parse_args(argv)
+    # overrides may stand before or after the options: anything key=value left over is one
+    args, extra = parser.parse_known_args(argv)
+    bad = [e for e in extra if "=" not in e or e.startswith("-")]
+    if bad or (extra and args.command != "run"):
+        parser.error(f"unrecognized arguments: {' '.join(bad or extra)}")
+    if extra:
+        args.overrides = list(args.overrides) + extra
 
     if args.command == "list":
         from .reproductions import REPRODUCTIONS

@@ -179,8 +179,12 @@ class Run:
         return [s for r in self.records.values() for s in r.get("sections", [])]
 
     def metrics_rows(self) -> list[dict]:
-        return [
-            {"stage": stage, **row}
-            for stage, r in self.records.items()
-            for row in r.get("metrics", [])
-        ]
+        """Every stage's metric rows, each with the run stage it came from (column ``stage``)."""
+        rows = []
+        for stage, r in self.records.items():
+            for row in r.get("metrics", []):
+                if "stage" in row:
+                    raise ValueError(f"metric rows must not use the key 'stage' (the run stage); "
+                                     f"stage {stage!r} produced {row}")
+                rows.append({"stage": stage, **row})
+        return rows

@@ -186,8 +186,8 @@ def train_stage(run: Run, name: str, train_cfg: dict, device) -> dict:
     first = hist.groupby("stage")["loss"].apply(lambda s: s.iloc[: max(1, len(s) // 10)].mean())
     last = hist.groupby("stage")["loss"].apply(lambda s: s.iloc[-max(1, len(s) // 10):].mean())
     fig = _plot_losses(hist, name)
-    metrics = [{"metric": "loss_first", "model": name, "stage": s, "value": float(first[s])} for s in first.index]
-    metrics += [{"metric": "loss_last", "model": name, "stage": s, "value": float(last[s])} for s in last.index]
+    metrics = [{"metric": "loss_first", "model": name, "model_stage": s, "value": float(first[s])} for s in first.index]
+    metrics += [{"metric": "loss_last", "model": name, "model_stage": s, "value": float(last[s])} for s in last.index]
     return {
         "checkpoint": str(result.checkpoint),
         "steps": int(result.steps),
@@ -200,8 +200,8 @@ def train_stage(run: Run, name: str, train_cfg: dict, device) -> dict:
 
 def loss_change(rec: dict) -> str:
     """One sentence: mean loss over the first and the last tenth of each stage's steps."""
-    first = {m["stage"]: m["value"] for m in rec["metrics"] if m["metric"] == "loss_first"}
-    last = {m["stage"]: m["value"] for m in rec["metrics"] if m["metric"] == "loss_last"}
+    first = {m["model_stage"]: m["value"] for m in rec["metrics"] if m["metric"] == "loss_first"}
+    last = {m["model_stage"]: m["value"] for m in rec["metrics"] if m["metric"] == "loss_last"}
     parts = [f"{s}: {first[s]:.3g} → {last[s]:.3g}" for s in first]
     return "Mean loss over the first → last tenth of steps: " + "; ".join(parts) + "."
 

@@ -99,8 +99,8 @@ def _digits(run: Run, cfg: dict, device) -> dict:
     frac = float(np.mean(scales[:, :5].sum(1) / scales.sum(1)))
     fig = plot_component_images(comps, (8, 8), points=list(range(min(4, len(pts)))), n_components=8)
     return {"metrics": [{"metric": "digits_top5_scale_fraction", "value": frac},
-                        {"metric": "digits_heldout_loglik", "value": float(flow.history_frame()["val_loglik"].max())
-                         if "val_loglik" in flow.history_frame() else float("nan")}],
+                        {"metric": "digits_heldout_log_likelihood", "unit": "nats/image",
+                         "value": float(flow.history_frame()["heldout_log_likelihood"].max())}],
             "headlines": [S.headline("digits: share of local std in the top 5 of 64 components", frac,
                                      source="sklearn digits (real)")],
             "sections": [Section(

@@ -108,7 +108,8 @@ def _by_stage(run: Run, cfg: dict, device) -> dict:
     for _, r in table.iterrows():
         for k in table.columns:
             if k not in ("model", "stage", "layer"):
-                metrics.append({"metric": k, "model": r["model"], "stage": int(r["stage"]), "value": float(r[k])})
+                metrics.append({"metric": k, "model": r["model"], "model_stage": int(r["stage"]),
+                                "layer": r["layer"], "value": float(r[k])})
     fig = _plot_by_stage(table, list(ceilings))
     path = S.savefig(fig, run.figure_path("lcl_by_stage"))
     heads = []

@@ -61,8 +61,8 @@ def test_lcl_variants_share_the_budget_and_losses_fall(quickstart_dir):
     steps = {v: json.loads((lcl / "stages" / f"train_{v}.json").read_text())["steps"]
              for v in ("matched", "unmatched", "end_to_end")}
     assert len(set(steps.values())) == 1, steps
-    first = _metric(lcl, "loss_first").set_index(["model", "stage"])["value"]
-    last = _metric(lcl, "loss_last").set_index(["model", "stage"])["value"]
+    first = _metric(lcl, "loss_first").set_index(["model", "model_stage"])["value"]
+    last = _metric(lcl, "loss_last").set_index(["model", "model_stage"])["value"]
     assert (last < first).all(), pd.concat([first, last], axis=1)
     by_stage = pd.read_csv(lcl / "by_stage.csv")
     assert set(by_stage["model"]) == {"lcl_v2_matched", "lcl_v2_unmatched", "lcl_v2_end_to_end"}
@@ -88,6 +88,12 @@ def test_rerun_reuses_finished_stages(quickstart_dir, tmp_path):
     assert time.perf_counter() - t0 < 30                       # nothing recomputed
     after_parts = (quickstart_dir / "flows" / "report.md").read_text()
     assert "S-curve" in after_parts and "S-curve" in before
+
+
+def test_cli_takes_overrides_after_the_options(tmp_path):
+    bad = subprocess.run([sys.executable, "-m", "experiments", "run", "flows", "--quick", "--out", str(tmp_path),
+                          "linear.nope=1"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "unknown key 'nope'" in bad.stderr
 
 
 def test_cli_lists_reproductions_and_refuses_unknown_names():

@@ -107,3 +107,10 @@ def test_stimulus_set_round_trips_through_its_folder(tmp_path):
     back = load_stimulus_set(save_stimulus_set(stim, tmp_path / "stim"))
     assert np.array_equal(back.load_images(), stim.load_images())
     assert list(back.table["texture_family"]) == ["x", "y", "x"] and back.visual_degrees == 2.5
+
+
+def test_metric_rows_may_not_hide_the_run_stage(tmp_path):
+    run = Run(tmp_path, {}, "demo")
+    run.stage("a", lambda r: {"metrics": [{"metric": "m", "stage": 2, "value": 1.0}]})
+    with pytest.raises(ValueError, match="must not use the key 'stage'"):
+        run.metrics_rows()
