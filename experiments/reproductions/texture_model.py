@@ -194,32 +194,26 @@ def _predictivity(run: Run, cfg: dict, device) -> dict:
             "sections": [Section("Similarity to V1 and V2", reading, figures)]}
 
 
-def _plot_predictivity(full: pd.DataFrame, run: Run) -> str:
-    import matplotlib.pyplot as plt
+def _plot_by_layer(table: pd.DataFrame, y: str, ylabel: str, title: str, run: Run, name: str) -> str:
+    """Bars of ``y`` per layer and region, one panel per model."""
     import seaborn as sns
 
     sns.set_theme(style="whitegrid")
-    g = sns.catplot(data=full, x="layer", y="score", hue="region", col="model", kind="bar",
+    g = sns.catplot(data=table, x="layer", y=y, hue="region", col="model", kind="bar",
                     sharex=False, height=2.8, aspect=1.0, errorbar=None)
-    g.set_axis_labels("layer", "predictivity (median Pearson r)")
+    g.set_axis_labels("layer", ylabel)
     g.set_titles("{col_name}")
     for ax in g.axes.flat:
         ax.tick_params(axis="x", rotation=45)
-    g.figure.suptitle("Neural predictivity by layer", y=1.03)
-    path = S.savefig(g.figure, run.figure_path("predictivity"))
-    plt.close("all")
-    return path
+    g.figure.suptitle(title, y=1.03)
+    return S.savefig(g.figure, run.figure_path(name))
+
+
+def _plot_predictivity(full: pd.DataFrame, run: Run) -> str:
+    return _plot_by_layer(full, "score", "predictivity (median Pearson r)", "Neural predictivity by layer",
+                          run, "predictivity")
 
 
 def _plot_rsa(rsa: pd.DataFrame, run: Run) -> str:
-    import seaborn as sns
-
-    sns.set_theme(style="whitegrid")
-    g = sns.catplot(data=rsa, x="layer", y="rsa_spearman", hue="region", col="model", kind="bar",
-                    sharex=False, height=2.8, aspect=1.0, errorbar=None)
-    g.set_axis_labels("layer", "RDM similarity (Spearman ρ)")
-    g.set_titles("{col_name}")
-    for ax in g.axes.flat:
-        ax.tick_params(axis="x", rotation=45)
-    g.figure.suptitle("Representational similarity with each region", y=1.03)
-    return S.savefig(g.figure, run.figure_path("rsa"))
+    return _plot_by_layer(rsa, "rsa_spearman", "RDM similarity (Spearman ρ)",
+                          "Representational similarity with each region", run, "rsa")
