@@ -70,7 +70,8 @@ def _part(run: Run, name: str, cfg: dict, device, registry, run_reproduction) ->
             "sub_records": {k: {kk: vv for kk, vv in v.items() if kk in ("checkpoint", "checkpoints", "source")}
                             for k, v in sub.records.items()},
             "_flops": float(sum(sub.flops.values())),
-            "metrics": [{**m, "part": name} for m in sub.metrics_rows()]}
+            # the part's own stage becomes `part_stage`; `stage` is this run's (the part's name)
+            "metrics": [{"part": name, "part_stage": m.pop("stage"), **m} for m in sub.metrics_rows()]}
 
 
 def _compute(sub: Run, name: str) -> str:

@@ -38,6 +38,9 @@ def test_combined_report_has_every_part_and_every_figure_exists(quickstart_dir):
     assert len(figures) >= 12
     for fig in figures:
         assert (quickstart_dir / fig).is_file(), fig
+    combined = pd.read_csv(quickstart_dir / "metrics.csv")
+    assert set(combined["stage"]) == set(PARTS) and set(combined["part"]) == set(PARTS)
+    assert "linear_theory" in set(combined["part_stage"])
     prov = json.loads((quickstart_dir / "provenance.json").read_text())
     assert prov["training_flops"] > 0 and prov["wall_time_s"] > 0
 
