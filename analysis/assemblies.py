@@ -317,6 +317,9 @@ def save(assembly: xr.DataArray, path: str | os.PathLike) -> Path:
         ds.to_dataset(name=ds.name).to_netcdf(tmp, engine="h5netcdf", encoding=encoding)
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp files are private (0600); give the usual mode
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

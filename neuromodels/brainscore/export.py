@@ -37,6 +37,7 @@ import ast
 import datetime as _dt
 import hashlib
 import inspect
+import io
 import json
 import os
 import re
@@ -48,6 +49,8 @@ import zipfile
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+
+from ..training.checkpoints import _umask, atomic_write_bytes
 
 __all__ = [
     "PluginExportError",
@@ -128,35 +131,13 @@ def _inside(path: Path, folder: Path) -> bool:
     return path == folder or folder in path.parents
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def _publish(path, mode: int = 0o666) -> None:
     """Give a file written through ``mkstemp``/``mkdtemp`` (private) the usual permissions."""
     os.chmod(path, mode & ~_umask())
 
 
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        _publish(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def _write_text(path: Path, text: str) -> None:
-    _atomic_write_bytes(path, text.encode("utf-8"))
+    atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def registry_line(identifier: str) -> str:
@@ -749,17 +730,9 @@ def export_plugin(
         "model_config": model_config,
         "neuromodels_version": neuromodels.__version__,
     }
-    weights_file.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{weights_file.name}.", suffix=".tmp", dir=weights_file.parent)
-    os.close(fd)
-    try:
-        torch.save(state, tmp)
-        _publish(tmp)
-        os.replace(tmp, weights_file)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    atomic_write_bytes(weights_file, buf.getvalue())
     weights_sha = _sha256(weights_file)
 
     # what the toolkit computes on the reference image at the plugin's input size

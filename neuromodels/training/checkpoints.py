@@ -44,6 +44,12 @@ class CorruptCheckpointError(RuntimeError):
     """A checkpoint file is truncated, altered or unreadable."""
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically (temporary file in the same folder, fsync, rename)."""
     path = Path(path)
@@ -54,6 +60,7 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp files are private (0600); give the usual mode
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

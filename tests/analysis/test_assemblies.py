@@ -248,3 +248,16 @@ def test_save_refuses_invalid_assembly(tmp_path):
     with pytest.raises(ValueError, match="missing the required coord"):
         save(_recording().drop_vars("stimulus_id"), tmp_path / "x.nc")
     assert not list(tmp_path.iterdir())
+
+
+def test_saved_file_gets_the_usual_file_mode(tmp_path):
+    import os
+
+    import numpy as np
+
+    from analysis.assemblies import make_assembly, save
+
+    umask = os.umask(0)
+    os.umask(umask)
+    path = save(make_assembly(np.ones((2, 2)), stimulus_id=["a", "b"]), tmp_path / "a.nc")
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
