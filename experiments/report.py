@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from .provenance import format_flops
-from .runner import Headline, Run, Section, atomic_write_text, _to_jsonable
+from .runner import Headline, Run, atomic_write_text, _to_jsonable
 
 __all__ = ["write_report", "headline_table"]
 

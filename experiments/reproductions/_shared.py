@@ -24,7 +24,7 @@ from ..runner import Headline, Run, Section  # noqa: E402
 
 __all__ = [
     "stimuli_stage", "recordings_stage", "train_stage", "load_trained", "activations_stage",
-    "load_activations", "source_label", "savefig",
+    "load_activations", "source_label", "savefig", "load_recording", "by_region", "ceilings", "textures_only",
 ]
 
 
@@ -111,8 +111,7 @@ def recordings_stage(run: Run, cfg: dict) -> dict:
     from analysis.predictivity import internal_consistency
 
     metrics, rows = [], []
-    for region in pd.unique(recording["region"].values):
-        sub = recording.isel(neuroid=np.flatnonzero(recording["region"].values == region))
+    for region, sub in by_region(recording).items():
         ceiling = internal_consistency(sub)
         metrics.append({"metric": "ceiling", "region": str(region), "value": float(ceiling),
                         "error": float(getattr(ceiling, "error", np.nan)), "source": source})
@@ -151,6 +150,29 @@ def _try_real_recordings(name: str, stim, log):
 
 def source_label(run: Run) -> str:
     return run.records["recordings"]["source"]
+
+
+def load_recording(run: Run):
+    """The recording the ``recordings`` stage saved."""
+    return assemblies.load(run.path("recordings.nc"))
+
+
+def by_region(assembly) -> dict:
+    """{region: the assembly's neuroids of that region}, regions in order of appearance."""
+    regions = assembly["region"].values
+    return {str(r): assembly.isel(neuroid=np.flatnonzero(regions == r)) for r in pd.unique(regions)}
+
+
+def textures_only(assembly):
+    """The naturalistic-texture presentations (all of them when there is no ``texture_type``)."""
+    if "texture_type" in assembly.coords:
+        return assembly.isel(presentation=np.flatnonzero(assembly["texture_type"].values == "texture"))
+    return assembly
+
+
+def ceilings(run: Run) -> dict:
+    """{region: internal consistency} as computed once by the ``recordings`` stage."""
+    return {m["region"]: m["value"] for m in run.records["recordings"]["metrics"] if m["metric"] == "ceiling"}
 
 
 # -------------------------------------------------------------------------- training

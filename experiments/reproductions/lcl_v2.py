@@ -74,26 +74,21 @@ def _training_summary(run: Run, cfg: dict) -> dict:
 
 
 def _by_stage(run: Run, cfg: dict, device) -> dict:
-    from analysis.assemblies import load
     from analysis.capacity import manifold_capacity
-    from analysis.predictivity import ceiled_score, internal_consistency, score_layers
+    from analysis.predictivity import ceiled_score, score_layers
     from analysis.texture import modulation_index
 
     acts = S.load_activations(run)
-    recording = load(run.path("recordings.nc"))
+    recording = S.load_recording(run)
     src = S.source_label(run)
-    ceilings = {}
-    for region in pd.unique(recording["region"].values):
-        sub = recording.isel(neuroid=np.flatnonzero(recording["region"].values == region))
-        ceilings[str(region)] = float(internal_consistency(sub))
+    ceilings = S.ceilings(run)
     rows, metrics = [], []
     for model, layers in acts.items():
         scores = score_layers(layers, recording, regression=cfg["regression"], n_splits=cfg["n_splits"],
                               stratify_on="texture_type", device=device).to_dataframe()
         for stage_idx, (layer, asm) in enumerate(layers.items(), start=1):
             mi = modulation_index(asm, undefined="nan").values
-            tex = asm.isel(presentation=np.flatnonzero(asm["texture_type"].values == "texture"))
-            cap = manifold_capacity(tex, by="texture_family", n_t=cfg.get("n_t", 100),
+            cap = manifold_capacity(S.textures_only(asm), by="texture_family", n_t=cfg.get("n_t", 100),
                                     seed=run.config.get("seed", 0), device=device)
             row = {"model": model, "stage": stage_idx, "layer": layer,
                    "modulation_index": float(np.nanmean(mi)), "capacity": cap.capacity,

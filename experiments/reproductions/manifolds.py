@@ -50,19 +50,19 @@ def _models(run: Run, cfg: dict) -> dict:
 
 
 def _geometry(run: Run, cfg: dict, device) -> dict:
-    from analysis.assemblies import average_repetitions, load
+    from analysis.assemblies import average_repetitions
     from analysis.capacity import manifold_geometry_by_layer, manifold_geometry_by_region
 
     acts = S.load_activations(run)
     seed = run.config.get("seed", 0)
     tables = []
     for model, layers in acts.items():
-        tex = {k: _textures(v) for k, v in layers.items()}
+        tex = {k: S.textures_only(v) for k, v in layers.items()}
         t = manifold_geometry_by_layer(tex, by="texture_family", n_t=cfg["n_t"], seed=seed, device=device)
         t["model"], t["depth"] = model, np.arange(1, len(t) + 1)
         tables.append(t)
-    recording = average_repetitions(load(run.path("recordings.nc")))
-    t = manifold_geometry_by_region(_textures(recording), by="texture_family", n_t=cfg["n_t"], seed=seed,
+    recording = average_repetitions(S.load_recording(run))
+    t = manifold_geometry_by_region(S.textures_only(recording), by="texture_family", n_t=cfg["n_t"], seed=seed,
                                     device=device)
     src = S.source_label(run)
     t["model"], t["depth"] = f"recording ({src})", np.arange(1, len(t) + 1)
@@ -89,12 +89,6 @@ def _geometry(run: Run, cfg: dict, device) -> dict:
                   + "." if len(rec) else ""))
     return {"metrics": metrics, "headlines": heads,
             "sections": [Section("Manifold capacity and geometry", reading, figures)]}
-
-
-def _textures(asm):
-    if "texture_type" in asm.coords:
-        return asm.isel(presentation=np.flatnonzero(asm["texture_type"].values == "texture"))
-    return asm
 
 
 def _plot_quantity(table: pd.DataFrame, q: str, label: str, run: Run) -> str:

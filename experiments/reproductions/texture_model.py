@@ -107,10 +107,9 @@ def _modulation(run: Run) -> dict:
     from analysis.texture import modulation_index, plot_modulation_index
 
     acts = S.load_activations(run)
-    recording = _recording(run)
+    recording = S.load_recording(run)
     data = {f"{m}:{layer}": a for m, layers in acts.items() for layer, a in layers.items()}
-    by_region = {str(r): recording.isel(neuroid=np.flatnonzero(recording["region"].values == r))
-                 for r in pd.unique(recording["region"].values)}
+    by_region = S.by_region(recording)
     rows = []
     for name, asm in {**{f"recording:{k}": v for k, v in by_region.items()}, **data}.items():
         mi = modulation_index(asm, undefined="nan")
@@ -133,20 +132,13 @@ def _modulation(run: Run) -> dict:
     return {"metrics": rows, "headlines": heads, "sections": [Section("Texture modulation", reading, [path])]}
 
 
-def _recording(run: Run):
-    from analysis import assemblies
-
-    return assemblies.load(run.path("recordings.nc"))
-
-
 def _predictivity(run: Run, cfg: dict, device) -> dict:
-    from analysis.predictivity import ceiled_score, internal_consistency, plot_layer_scores, score_layers
+    from analysis.assemblies import average_repetitions
+    from analysis.predictivity import ceiled_score, score_layers
     from analysis.rsa import compare_rdms, rdm
 
-    from analysis.assemblies import average_repetitions
-
     acts = S.load_activations(run)
-    recording = _recording(run)
+    recording = S.load_recording(run)
     src = S.source_label(run)
     metrics, heads, figures = [], [], []
     tables, summaries = [], {}
@@ -160,12 +152,11 @@ def _predictivity(run: Run, cfg: dict, device) -> dict:
     full = pd.concat(tables, ignore_index=True)
     full.to_csv(run.path("predictivity.csv"), index=False)
     figures.append(_plot_predictivity(full, run))
-    avg = average_repetitions(recording)
     rsa_rows = []
-    for region in pd.unique(recording["region"].values):
-        sub = recording.isel(neuroid=np.flatnonzero(recording["region"].values == region))
-        ceiling = internal_consistency(sub)
-        reg_rdm = rdm(avg.isel(neuroid=np.flatnonzero(avg["region"].values == region)))
+    ceilings = S.ceilings(run)
+    for region, region_avg in S.by_region(average_repetitions(recording)).items():
+        ceiling = ceilings[region]
+        reg_rdm = rdm(region_avg)
         for model, layers in acts.items():
             best = summaries[model].loc[region]  # layer chosen on training stimuli only (nested)
             metrics.append({"metric": "predictivity", "model": model, "region": str(region),
