@@ -212,7 +212,6 @@ def _active_set(G, B, cols, tol, scale, ridge, max_iter):
     valid = x > 0
     sc = scale[p]
     done_parts, open_parts = [], []
-    ar = torch.arange(n, device=device)
     for step in range(max_iter + 1):
         if not n:
             break

@@ -50,7 +50,6 @@ def _slsqp_anchor(S, t, kappa):
 
 def baseline_anchors(S_list, t, kappa):
     """Per-t loop with a general QP solver (the reference's structure)."""
-    P = len(S_list)
     out = torch.zeros_like(t)
     for i, Sx in enumerate(S_list):
         S = Sx.cpu().numpy()

@@ -48,7 +48,7 @@ def test_default_manifest_folder_and_data_root(monkeypatch, tmp_path):
 
 # ------------------------------------------------------------------ a test manifest
 def _write_manifest(folder: Path, files, kind="url", extra=""):
-    lines = [f"name: Toy", "description: a toy dataset", "citation: nobody", "license: CC0",
+    lines = ["name: Toy", "description: a toy dataset", "citation: nobody", "license: CC0",
              "format: bytes", "loader: mnist", "source:", f"  kind: {kind}",
              "  instructions: ask the toy maker", "files:"]
     for f in files:
