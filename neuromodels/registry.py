@@ -29,7 +29,8 @@ def register_model(fn: Callable[..., nn.Module] | None = None, *, name: str | No
 
 def _ensure_loaded() -> None:
     # importing the architecture modules runs their @register_model decorators
-    from . import models  # noqa: F401
+    from . import baselines, lcl, texture  # noqa: F401
+    from .frontends import gabor, steerable  # noqa: F401
 
 
 def list_models() -> list[str]:

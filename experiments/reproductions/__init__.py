@@ -4,7 +4,14 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from ..common import resolve_device, save_json, seed_everything
+import random
+
+import numpy as np
+import torch
+
+from neuromodels.training.distributed import resolve_device
+
+from ..result_files import save_json
 from ..config import apply_overrides, load_config
 from ..provenance import provenance
 from ..report import write_report
@@ -32,9 +39,11 @@ def run_reproduction(name: str, quick: bool = False, device: str | None = None, 
         raise ValueError(f"unknown reproduction {name!r}; available: {', '.join(REPRODUCTIONS)}")
     cfg = config if config is not None else load_config(name, quick)
     cfg = apply_overrides(cfg, list(overrides or []))
-    dev = resolve_device(device)
+    dev = resolve_device(device or "auto")
     seed = int(cfg.get("seed", 0))
-    seed_everything(seed)
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
     out = Path(out or f"results/{name}{'_quick' if quick else ''}")
     run = Run(out, {**cfg, "quick": quick, "device": str(dev)}, name)
     t0 = time.perf_counter()

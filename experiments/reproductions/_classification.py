@@ -12,7 +12,7 @@ import pandas as pd
 import torch
 
 from ..runner import Run, Section
-from . import _shared as S
+from . import stages as S
 
 TRAIN_FRACTION = 0.7
 

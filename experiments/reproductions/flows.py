@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from ..runner import Run, Section
-from . import _shared as S
+from . import stages as S
 
 TITLE = "Normalizing-flow components (Feinman & Parthasarathy 2019)"
 

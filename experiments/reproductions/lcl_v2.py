@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ..runner import Run, Section
-from . import _shared as S
+from . import stages as S
 
 TITLE = "LCL-V2 (Parthasarathy, Hénaff & Simoncelli 2023)"
 

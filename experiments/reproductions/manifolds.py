@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ..runner import Run, Section
-from . import _shared as S
+from . import stages as S
 
 TITLE = "Manifold geometry across layers and regions (Chung, Lee & Sompolinsky 2018)"
 

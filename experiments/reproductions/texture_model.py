@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..runner import Run, Section
-from . import _shared as S
+from . import stages as S
 
 TITLE = "Texture model (Parthasarathy & Simoncelli 2020)"
 

@@ -106,7 +106,7 @@ def _fake_finished_run(folder: Path, part: str) -> Path:
 
 
 def test_find_results_prefers_the_quickstart_part_then_a_single_run(tmp_path, monkeypatch):
-    from experiments.notebook_helpers import find_results
+    from experiments.results import find_results
 
     _fake_finished_run(tmp_path / "qs" / "flows", "flows")
     assert find_results("flows", root=tmp_path / "qs", run_if_missing=False) == tmp_path / "qs" / "flows"
@@ -119,7 +119,7 @@ def test_find_results_prefers_the_quickstart_part_then_a_single_run(tmp_path, mo
 
 
 def test_find_results_rejects_unfinished_runs_and_unknown_parts(tmp_path):
-    from experiments.notebook_helpers import find_results
+    from experiments.results import find_results
 
     unfinished = tmp_path / "qs" / "manifolds"
     (unfinished / "stages").mkdir(parents=True)  # stages but no provenance_run.json / report.md
@@ -131,7 +131,7 @@ def test_find_results_rejects_unfinished_runs_and_unknown_parts(tmp_path):
 
 def test_load_activations_rebuilds_paths_inside_a_moved_folder(tmp_path):
     from analysis.assemblies import make_assembly, save
-    from experiments.notebook_helpers import load_activations, load_stage
+    from experiments.results import load_activations, load_stage
 
     folder = tmp_path / "moved"
     values = np.arange(12.0).reshape(4, 3)
@@ -158,12 +158,12 @@ def test_display_figure_shows_a_png_and_closes_the_figure(monkeypatch):
     import matplotlib.pyplot as plt
     from IPython import display as ipd
 
-    from experiments import notebook_helpers
+    from experiments import results as notebook_results
 
     shown = []
     monkeypatch.setattr(ipd, "display", lambda obj: shown.append(obj))
     fig, ax = plt.subplots()
     ax.plot([0, 1], [0, 1])
-    notebook_helpers.display_figure(fig)
+    notebook_results.display_figure(fig)
     assert len(shown) == 1 and shown[0].data[:8] == b"\x89PNG\r\n\x1a\n"
     assert not plt.fignum_exists(fig.number)

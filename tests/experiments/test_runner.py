@@ -99,7 +99,7 @@ def test_stimulus_set_round_trips_through_its_folder(tmp_path):
     import numpy as np
 
     from analysis.stimuli import StimulusSet
-    from experiments.common import load_stimulus_set, save_stimulus_set
+    from experiments.result_files import load_stimulus_set, save_stimulus_set
 
     imgs = np.random.default_rng(0).random((3, 8, 8)).astype(np.float32)
     stim = StimulusSet.from_images(imgs, stimulus_ids=["a", "b", "c"], visual_degrees=2.5, name="s",

@@ -5,7 +5,7 @@ import pytest
 
 import neuromodels
 from neuromodels.losses import list_losses
-from neuromodels.train import main
+from neuromodels.training.__main__ import main
 from neuromodels.training import ConfigError, build_phases, load_config, train, validate
 from neuromodels.training.config import apply_overrides, config_to_dict
 

@@ -47,7 +47,7 @@ def test_two_gloo_processes_equal_one_process_with_the_same_global_batch(tmp_pat
             "run.checkpoint_every=0"]
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc_per_node", "2",
            "--master_addr", "127.0.0.1", "--master_port", str(_free_port()),
-           "-m", "neuromodels.train", str(CONFIG), *args, f"run.out_dir={tmp_path / 'ddp'}", "--device", "cpu"]
+           "-m", "neuromodels.training", str(CONFIG), *args, f"run.out_dir={tmp_path / 'ddp'}", "--device", "cpu"]
     proc = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     single = train(CONFIG, [*args, f"run.out_dir={tmp_path / 'one'}"], device="cpu")
@@ -72,7 +72,7 @@ def test_two_gloo_processes_equal_one_process_with_the_same_global_batch(tmp_pat
 def test_sigkill_between_checkpoints_then_resume_is_bitwise_identical(tmp_path):
     args = [*SMALL, "schedule.steps=10", "run.checkpoint_every=4"]
     out = tmp_path / "killed"
-    cmd = [sys.executable, "-m", "neuromodels.train", str(CONFIG), *args, f"run.out_dir={out}", "--device", "cpu"]
+    cmd = [sys.executable, "-m", "neuromodels.training", str(CONFIG), *args, f"run.out_dir={out}", "--device", "cpu"]
     log = tmp_path / "stderr.txt"
     with open(log, "w") as err:
         proc = subprocess.Popen(cmd, env=ENV, stdout=subprocess.DEVNULL, stderr=err)

@@ -18,7 +18,7 @@ import pandas as pd  # noqa: E402
 
 from analysis import assemblies  # noqa: E402
 
-from ..common import load_stimulus_set, save_stimulus_set  # noqa: E402
+from ..result_files import load_stimulus_set, save_stimulus_set  # noqa: E402
 from ..provenance import format_flops  # noqa: E402
 from ..runner import Headline, Run, Section  # noqa: E402
 

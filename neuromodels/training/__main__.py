@@ -1,4 +1,4 @@
-"""Command line: ``python -m neuromodels.train CONFIG.yaml [key=value ...] [--resume] [--device cpu|cuda]``.
+"""Command line: ``python -m neuromodels.training CONFIG.yaml [key=value ...] [--resume] [--device cpu|cuda]``.
 
 Runs :func:`neuromodels.training.train`. Under ``torchrun --nproc_per_node N``
 every process runs this same command and they train one model together (DDP).
@@ -7,11 +7,11 @@ loss diverged (the last good checkpoint is kept).
 
 Examples
 --------
-``python -m neuromodels.train neuromodels/configs/lcl_v2_quick.yaml run.out_dir=runs/quick``
+``python -m neuromodels.training neuromodels/configs/lcl_v2_quick.yaml run.out_dir=runs/quick``
 
-``python -m neuromodels.train neuromodels/configs/lcl_v2_quick.yaml run.out_dir=runs/quick --resume``
+``python -m neuromodels.training neuromodels/configs/lcl_v2_quick.yaml run.out_dir=runs/quick --resume``
 
-``torchrun --nproc_per_node 4 -m neuromodels.train neuromodels/configs/lcl_v2.yaml --device cuda``
+``torchrun --nproc_per_node 4 -m neuromodels.training neuromodels/configs/lcl_v2.yaml --device cuda``
 """
 from __future__ import annotations
 
@@ -25,10 +25,10 @@ __all__ = ["main"]
 
 def main(argv: list[str] | None = None) -> int:
     """Parse the command line and train; returns the exit status."""
-    from .training import ConfigError, TrainingDiverged, train
+    from . import ConfigError, TrainingDiverged, train
 
     parser = argparse.ArgumentParser(
-        prog="python -m neuromodels.train",
+        prog="python -m neuromodels.training",
         description="Train a staged model of neuromodels (layerwise, end_to_end or progressive_freezing).",
     )
     parser.add_argument("config", help="YAML training config (see neuromodels/configs/)")

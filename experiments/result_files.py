@@ -1,4 +1,4 @@
-"""Pieces shared by the reproductions: devices, stimulus sets on disk, recordings."""
+"""Files of a result folder: JSON records and stimulus sets (images + table + meta)."""
 from __future__ import annotations
 
 import json
@@ -6,35 +6,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 
 from analysis.stimuli import StimulusSet
 
 __all__ = [
-    "resolve_device",
-    "seed_everything",
     "save_stimulus_set",
     "load_stimulus_set",
     "save_json",
 ]
-
-
-def resolve_device(device: str | None) -> torch.device:
-    """``None`` → CUDA when available, else CPU; otherwise the named device (checked)."""
-    if device is None:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} requested but CUDA is not available here; use --device cpu")
-    return dev
-
-
-def seed_everything(seed: int) -> None:
-    import random
-
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
 
 
 def save_json(path: Path, obj) -> Path:

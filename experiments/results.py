@@ -1,4 +1,4 @@
-"""Small helpers for the notebooks in ``notebooks/``: find a result folder, load what it holds.
+"""Reading result folders (for notebooks and users): find a part, load its config, metrics, stages and figures.
 
 The notebooks read the result folders that ``python -m experiments run ...`` writes
 (``make demo`` writes ``results/quickstart``, one sub-folder per part). The folder
@@ -9,7 +9,7 @@ clone.
 
 Examples
 --------
->>> from experiments.notebook_helpers import find_results, load_activations  # doctest: +SKIP
+>>> from experiments.results import find_results, load_activations  # doctest: +SKIP
 >>> folder = find_results("texture_model")                                    # doctest: +SKIP
 >>> acts = load_activations(folder)      # {model: {layer: assembly}}         # doctest: +SKIP
 """

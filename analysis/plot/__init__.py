@@ -1,0 +1,25 @@
+"""Figures of the analyses, one module per topic.
+
+Every function here takes the result it draws (or a tidy table), accepts ``ax=``
+(an existing matplotlib Axes; a new figure is made when it is ``None``), returns the
+Axes it drew on (or the Figure, for multi-panel figures), and leaves the user's global
+matplotlib/seaborn style alone: styles are applied inside :func:`analysis.plot.style.figure_style`
+only. Import cost stays out of ``import analysis``: the modules below load on first use.
+
+Topics (module: functions) are listed in ``_API``; ``analysis.plot.<name>`` works for each.
+"""
+from __future__ import annotations
+
+import importlib
+
+# module -> public plotting functions; each helper adds its topic's line here
+_API: dict[str, list[str]] = {
+}
+_WHERE = {name: module for module, names in _API.items() for name in names}
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str):
+    if name in _WHERE:
+        return getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
+    raise AttributeError(f"module 'analysis.plot' has no attribute {name!r}")
