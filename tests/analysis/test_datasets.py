@@ -16,7 +16,7 @@ import xarray as xr
 from analysis import datasets
 from analysis.datasets import DatasetError, fetch, get_manifest, read_manifest, verify
 
-REPO_MANIFESTS = Path(datasets.__file__).resolve().parents[1] / "data_manifests"
+REPO_MANIFESTS = Path(datasets.__file__).resolve().parents[2] / "data_manifests"
 
 
 # ------------------------------------------------------------------ the shipped manifests

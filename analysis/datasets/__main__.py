@@ -1,0 +1,6 @@
+"""``python -m analysis.datasets``: see :mod:`analysis.datasets.cli`."""
+import sys
+
+from .cli import main
+
+sys.exit(main())
