@@ -2,7 +2,7 @@
 
 Three analyses of responses to naturalistic textures and spectrally matched noise
 (the FreemanZiemba2013 layout: families × {``'texture'``, ``'noise'``} × samples ×
-repetitions, see :func:`analysis.stimuli.texture_stimulus_set`):
+repetitions, see :func:`analysis.texture_stimuli.texture_stimulus_set`):
 
 - :func:`modulation_index` — per unit, ``(r_texture − r_noise) / (r_texture + r_noise)``
   (Freeman et al. 2013), per family and overall;
@@ -13,9 +13,10 @@ repetitions, see :func:`analysis.stimuli.texture_stimulus_set`):
   (Parthasarathy & Simoncelli 2020).
 
 All three take assemblies (:mod:`analysis.assemblies`): recordings and model
-activations alike. Each has a figure function (``plot_*``) returning a matplotlib
-Figure. The linear decoder is a shrinkage linear discriminant computed in torch,
-batched over random subpopulations / draws, on ``device`` (see :func:`_lda_scores`).
+activations alike. Their figures are in :mod:`analysis.plot.texture`. The linear
+decoder is a shrinkage linear discriminant computed in torch, batched over random
+subpopulations / draws, on ``device`` (:mod:`analysis._lda`, also offered as the
+estimator :class:`analysis._lda.ShrinkageLDA`).
 
 Examples
 --------
@@ -35,6 +36,8 @@ import pandas as pd
 import torch
 import xarray as xr
 
+from analysis._lda import check_shrinkage, decode
+from analysis._progress import progress_bar as _progress
 from analysis.assemblies import NEUROID, PRESENTATION, average_repetitions, validate
 
 __all__ = [
@@ -44,9 +47,6 @@ __all__ = [
     "modulation_table",
     "family_decoding",
     "data_efficiency",
-    "plot_modulation_index",
-    "plot_family_decoding",
-    "plot_data_efficiency",
 ]
 
 TEXTURE = "texture"
@@ -72,7 +72,7 @@ def _check_assembly(assembly, fn: str, coords: Sequence[str] = ()) -> xr.DataArr
             present = sorted(str(k) for k in assembly.coords if assembly[k].dims == (PRESENTATION,))
             raise ValueError(
                 f"{fn} needs the presentation coord {c!r}; the assembly has {present}. "
-                f"Build it from a texture stimulus set (analysis.stimuli.texture_stimulus_set), "
+                f"Build it from a texture stimulus set (analysis.texture_stimuli.texture_stimulus_set), "
                 f"whose table columns texture_family, texture_type and sample become presentation "
                 f"coords, or assign the coord with assembly.assign_coords({c}=('presentation', ...))."
             )
@@ -127,14 +127,6 @@ def _populations(data, by: str | None = "auto") -> dict[str, xr.DataArray]:
 
 def _device(device) -> torch.device:
     return torch.device("cpu") if device is None else torch.device(device)
-
-
-def _progress(iterable, show: bool, desc: str, total: int | None = None):
-    if not show:
-        return iterable
-    from tqdm.auto import tqdm
-
-    return tqdm(iterable, desc=desc, total=total)
 
 
 # --------------------------------------------------------------------------------------
@@ -314,156 +306,11 @@ def modulation_table(data, by: str | None = "auto", undefined: str = "nan") -> p
     return pd.concat(rows, ignore_index=True)
 
 
-def plot_modulation_index(data, by: str | None = "auto", ax=None):
-    """Distributions of the overall modulation index by population (region or layer).
-
-    The reading to compare against (Freeman et al. 2013): V1 is centred on 0, V2
-    is shifted to clearly positive values (most units prefer naturalistic
-    textures to spectrally matched noise).
-
-    Parameters
-    ----------
-    data : pandas.DataFrame from :func:`modulation_table`, an assembly, or a
-        mapping {name: assembly}
-    by : str or None
-        Neuroid coord splitting a single assembly into populations.
-    ax : matplotlib Axes, optional
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-    """
-    import matplotlib.pyplot as plt
-    import seaborn as sns
-
-    table = data if isinstance(data, pd.DataFrame) else modulation_table(data, by=by)
-    table = table[(table["texture_family"] == "all") & table["modulation_index"].notna()]
-    if table.empty:
-        raise ValueError("no defined modulation indices to plot")
-    sns.set_theme(style="ticks")
-    if ax is None:
-        n = table["population"].nunique()
-        fig, ax = plt.subplots(figsize=(7, 1.4 + 0.8 * n))
-    else:
-        fig = ax.figure
-    order = list(dict.fromkeys(table["population"]))
-    sns.violinplot(data=table, x="modulation_index", y="population", order=order, cut=0,
-                   inner=None, color="0.85", ax=ax)
-    sns.stripplot(data=table, x="modulation_index", y="population", order=order, size=3,
-                  alpha=0.6, jitter=0.2, ax=ax)
-    med = table.groupby("population")["modulation_index"].median()
-    for i, name in enumerate(order):
-        ax.plot([med[name]] * 2, [i - 0.35, i + 0.35], color="k", lw=2)
-    ax.axvline(0.0, color="0.4", ls=":", lw=1)
-    ax.set_xlim(-1, 1)
-    ax.set_xlabel("modulation index (r_tex − r_noise)/(r_tex + r_noise) [unitless]")
-    ax.set_ylabel("population (region / layer)")
-    ax.set_title("Texture modulation (black: median; Freeman et al. 2013: V1 ≈ 0, V2 > 0)",
-                 fontsize=9)
-    sns.despine(fig=fig)
-    fig.tight_layout()
-    return fig
-
-
-# --------------------------------------------------------------------------------------
-# The linear decoder: shrinkage LDA, batched in torch
-# --------------------------------------------------------------------------------------
-
-
-def _lda_scores(
-    x_train: torch.Tensor,
-    y_train: torch.Tensor,
-    x_test: torch.Tensor,
-    n_classes: int,
-    shrinkage: float = 0.1,
-    ridge: float = 1e-6,
-) -> torch.Tensor:
-    """Linear discriminant scores, batched over a leading dim of independent problems.
-
-    Gaussian classes with one shared covariance, estimated as the pooled within-class
-    covariance ``C = ZᵀZ / n`` (``Z``: training points minus their class mean,
-    ``n`` training points) shrunk towards a scaled identity,
-
-        ``Σ = (1 − λ) C + (λ tr(C)/d + ρ tr(T)/d) I``,
-
-    with ``T`` the total covariance of the training points (the ``ρ`` term keeps Σ
-    invertible when every class has one training point: the decoder then becomes
-    the nearest-class-mean rule). Scores ``s_k(x) = xᵀΣ⁻¹m_k − ½ m_kᵀΣ⁻¹m_k + log π_k``
-    with class means ``m_k`` and empirical priors ``π_k``. With ``ρ = 0`` this is
-    scikit-learn's ``LinearDiscriminantAnalysis(solver='lsqr',
-    covariance_estimator=ShrunkCovariance(shrinkage=λ))``. When ``d > n`` the
-    solve runs in the n-dimensional span of the data (Woodbury identity), so wide
-    model layers need no d × d matrix.
-
-    Parameters
-    ----------
-    x_train : (B, n, d) tensor
-    y_train : (n,) long tensor, labels in [0, n_classes), shared by the B problems
-    x_test : (B, t, d) tensor
-    n_classes : int
-    shrinkage : float in [0, 1]
-    ridge : float ≥ 0
-
-    Returns
-    -------
-    (B, t, n_classes) tensor of scores (argmax = predicted class).
-    """
-    b, n, d = x_train.shape
-    onehot = torch.nn.functional.one_hot(y_train, n_classes).to(x_train.dtype)  # (n, K)
-    counts = onehot.sum(0)
-    if (counts == 0).any():
-        raise ValueError("every class needs at least one training example")
-    means = torch.einsum("nk,bnd->bkd", onehot, x_train) / counts[:, None]  # (B, K, d)
-    z = x_train - means[:, y_train]
-    tr_c = (z * z).sum((1, 2)) / n  # (B,)
-    xc = x_train - x_train.mean(1, keepdim=True)
-    tr_t = (xc * xc).sum((1, 2)) / n
-    a = 1.0 - shrinkage
-    diag = (shrinkage * tr_c + ridge * tr_t) / d  # (B,)
-    if not bool((diag > 0).all()):
-        raise ValueError(
-            "the decoder's covariance is singular: the training features are constant "
-            "(every unit responds identically to every training stimulus)"
-        )
-    mt = means.transpose(1, 2)  # (B, d, K)
-    if d <= n or a == 0:
-        eye = torch.eye(d, dtype=x_train.dtype, device=x_train.device)
-        sigma = a * (z.transpose(1, 2) @ z) / n + diag[:, None, None] * eye
-        w = torch.linalg.solve(sigma, mt)
-    else:
-        gram = z @ z.transpose(1, 2)  # (B, n, n)
-        eye = torch.eye(n, dtype=x_train.dtype, device=x_train.device)
-        inner = torch.linalg.solve(gram + (n * diag / a)[:, None, None] * eye, z @ mt)
-        w = (mt - z.transpose(1, 2) @ inner) / diag[:, None, None]
-    bias = -0.5 * (means * w.transpose(1, 2)).sum(-1) + torch.log(counts / n)  # (B, K)
-    return x_test @ w + bias[:, None, :]
-
-
-def _standardize(x_train: torch.Tensor, x_test: torch.Tensor):
-    """z-score features with training statistics (per problem); constant features → 0."""
-    mu = x_train.mean(1, keepdim=True)
-    sd = x_train.std(1, keepdim=True, unbiased=False)
-    sd = torch.where(sd > 0, sd, torch.ones_like(sd))
-    return (x_train - mu) / sd, (x_test - mu) / sd
-
-
-def _decode(x_train, y_train, x_test, n_classes, shrinkage, standardize):
-    if standardize:
-        x_train, x_test = _standardize(x_train, x_test)
-    return _lda_scores(x_train, y_train, x_test, n_classes, shrinkage).argmax(-1)
-
-
-def _check_shrinkage(shrinkage) -> float:
-    s = float(shrinkage)
-    if not 0.0 <= s <= 1.0:
-        raise ValueError(f"shrinkage must lie in [0, 1]; got {shrinkage}")
-    return s
-
-
 def _codes(values) -> tuple[np.ndarray, np.ndarray]:
     """(sorted unique labels, integer code per item)."""
     labels, codes = np.unique(np.asarray(values).astype(str), return_inverse=True)
     return labels, codes
+
 
 
 # --------------------------------------------------------------------------------------
@@ -504,7 +351,7 @@ def family_decoding(
     For each population (region or layer) and each population size m, ``n_draws``
     random subpopulations of m units are drawn (without replacement); for each,
     a cross-validated linear decoder (shrinkage LDA on z-scored responses,
-    :func:`_lda_scores`) is trained on single trials:
+    :mod:`analysis._lda`) is trained on single trials:
 
     - ``'family'``: which texture family a trial's image belongs to. The folds hold
       out whole *samples* (images), the same sample indices in every family, so the
@@ -571,49 +418,18 @@ def family_decoding(
                           for k, a in assembly.items()], ignore_index=True)
     _check_assembly(assembly, "family_decoding", ["texture_family", "sample"]
                     + (["texture_type"] if texture_type is not None else []))
-    shrinkage = _check_shrinkage(shrinkage)
+    shrinkage = check_shrinkage(shrinkage)
     if n_splits < 2 or n_draws < 1:
         raise ValueError(f"need n_splits >= 2 and n_draws >= 1; got {n_splits}, {n_draws}")
-    if texture_type is not None:
-        if texture_type not in (TEXTURE, NOISE):
-            raise ValueError(f"texture_type must be 'texture', 'noise' or None; got {texture_type!r}")
-        mask = assembly["texture_type"].values.astype(str) == texture_type
-        if not mask.any():
-            raise ValueError(f"no {texture_type!r} presentations in the assembly")
-        assembly = assembly.isel({PRESENTATION: np.flatnonzero(mask)})
+    assembly = _select_texture_type(assembly, texture_type)
     fam_labels, fam = _codes(assembly["texture_family"].values)
     samples = assembly["sample"].values.astype(str)
     stim = assembly["stimulus_id"].values.astype(str)
-    _, reps_per_stim = np.unique(stim, return_counts=True)
-    if kinds is None:
-        kinds = ("family", "sample") if reps_per_stim.min() >= n_splits else ("family",)
-    kinds = tuple(kinds)
-    if set(kinds) - {"family", "sample"} or not kinds:
-        raise ValueError(f"kinds must be a subset of ('family', 'sample'); got {kinds}")
-    if len(fam_labels) < 2:
-        raise ValueError("family decoding needs at least two texture families")
-    n_samples = len(np.unique(samples))
-    if "family" in kinds and n_samples < n_splits:
-        raise ValueError(
-            f"family decoding holds out samples: {n_samples} samples per family are fewer "
-            f"than n_splits={n_splits}; pass n_splits <= {n_samples}"
-        )
-    if "sample" in kinds and reps_per_stim.min() < n_splits:
-        raise ValueError(
-            f"sample decoding splits each image's repeated trials into n_splits={n_splits} "
-            f"folds, but some stimuli have only {reps_per_stim.min()} presentation(s). Model "
-            f"activations have no trial noise: decode kinds=('family',), add trials (e.g. "
-            f"analysis.simulate), or lower n_splits."
-        )
+    kinds = _decoding_kinds(kinds, n_splits, len(fam_labels), len(np.unique(samples)),
+                            int(np.unique(stim, return_counts=True)[1].min()))
     rng = np.random.default_rng(seed)
     dev = _device(device)
-    family_folds = _fold_of(samples, n_splits, rng)
-    # sample decoding: fold of each trial = rank of the trial among its image's trials
-    trial_rank = np.empty(len(stim), dtype=int)
-    for s in np.unique(stim):
-        idx = np.flatnonzero(stim == s)
-        trial_rank[idx] = rng.permutation(len(idx))
-    sample_folds = trial_rank % n_splits
+    folds = {"family": _fold_of(samples, n_splits, rng), "sample": _trial_folds(stim, n_splits, rng)}
 
     rows = []
     for name, pop in _populations(assembly, by).items():
@@ -632,89 +448,97 @@ def family_decoding(
             units = torch.as_tensor(
                 np.stack([rng.choice(n_units, m, replace=False) for _ in range(draws)]),
                 device=dev)
-            if kind == "family":
-                chance = 1.0 / len(fam_labels)
-                groups = [(np.arange(len(fam)), fam, family_folds)]
-            else:
-                groups = []
-                for f in range(len(fam_labels)):
-                    idx = np.flatnonzero(fam == f)
-                    _, codes = _codes(samples[idx])
-                    groups.append((idx, codes, sample_folds[idx]))
-                chance = float(np.mean([1.0 / len(np.unique(g[1])) for g in groups]))
-            # draws are solved in chunks that keep a few copies of (chunk, trials, m) in budget
-            chunk = max(1, int(max_batch_bytes // (8.0 * 4 * data.shape[0] * m)))
-            correct = torch.zeros(draws, dtype=torch.float64, device=dev)
-            for start in range(0, draws, chunk):
-                sl = slice(start, min(draws, start + chunk))
-                x = data[:, units[sl]].permute(1, 0, 2)  # (chunk, n_trials, m)
-                n_test = 0
-                for idx, labels, folds in groups:
-                    n_classes = int(labels.max()) + 1
-                    for k in range(n_splits):
-                        tr, te = idx[folds != k], idx[folds == k]
-                        if len(te) == 0:
-                            continue
-                        y_tr = torch.as_tensor(labels[folds != k], device=dev)
-                        pred = _decode(x[:, tr], y_tr, x[:, te], n_classes, shrinkage,
-                                       standardize)
-                        y_te = torch.as_tensor(labels[folds == k], device=dev)
-                        correct[sl] += (pred == y_te).sum(1).to(torch.float64)
-                        n_test += len(te)
-            for d, c in enumerate(correct.cpu().numpy()):
+            groups, chance = _decoding_groups(kind, fam, samples, folds[kind])
+            correct, n_test = _cross_validated_correct(data, units, groups, n_splits, shrinkage,
+                                                       standardize, max_batch_bytes)
+            for d, c in enumerate(correct):
                 rows.append({"population": name, "kind": kind, "population_size": m,
                              "draw": d, "accuracy": c / n_test, "n_correct": int(c),
                              "n_test": n_test, "chance": chance})
     return pd.DataFrame(rows)
 
 
-def _integer_log_axis(ax, ticks) -> None:
-    """Log-scaled x axis labelled only at the given integer values."""
-    from matplotlib.ticker import NullLocator
+def _select_texture_type(assembly: xr.DataArray, texture_type: str | None) -> xr.DataArray:
+    """The presentations of one stimulus type (all of them for ``None``)."""
+    if texture_type is None:
+        return assembly
+    if texture_type not in (TEXTURE, NOISE):
+        raise ValueError(f"texture_type must be 'texture', 'noise' or None; got {texture_type!r}")
+    mask = assembly["texture_type"].values.astype(str) == texture_type
+    if not mask.any():
+        raise ValueError(f"no {texture_type!r} presentations in the assembly")
+    return assembly.isel({PRESENTATION: np.flatnonzero(mask)})
 
-    ax.set_xscale("log")
-    ax.xaxis.set_minor_locator(NullLocator())
-    ax.set_xticks(ticks)
-    ax.set_xticklabels([str(int(t)) for t in ticks])
+
+def _decoding_kinds(kinds, n_splits: int, n_families: int, n_samples: int, min_reps: int) -> tuple:
+    """The decoding kinds to run, checked against the design (families, samples, trials)."""
+    if kinds is None:
+        kinds = ("family", "sample") if min_reps >= n_splits else ("family",)
+    kinds = tuple(kinds)
+    if set(kinds) - {"family", "sample"} or not kinds:
+        raise ValueError(f"kinds must be a subset of ('family', 'sample'); got {kinds}")
+    if n_families < 2:
+        raise ValueError("family decoding needs at least two texture families")
+    if "family" in kinds and n_samples < n_splits:
+        raise ValueError(
+            f"family decoding holds out samples: {n_samples} samples per family are fewer "
+            f"than n_splits={n_splits}; pass n_splits <= {n_samples}"
+        )
+    if "sample" in kinds and min_reps < n_splits:
+        raise ValueError(
+            f"sample decoding splits each image's repeated trials into n_splits={n_splits} "
+            f"folds, but some stimuli have only {min_reps} presentation(s). Model "
+            f"activations have no trial noise: decode kinds=('family',), add trials (e.g. "
+            f"analysis.simulate), or lower n_splits."
+        )
+    return kinds
 
 
-def plot_family_decoding(table: pd.DataFrame, ax=None):
-    """Decoding accuracy against population size, per population and kind.
+def _trial_folds(stim: np.ndarray, n_splits: int, rng: np.random.Generator) -> np.ndarray:
+    """Fold of each trial for sample decoding: its random rank among its image's trials, mod n_splits."""
+    trial_rank = np.empty(len(stim), dtype=int)
+    for s in np.unique(stim):
+        idx = np.flatnonzero(stim == s)
+        trial_rank[idx] = rng.permutation(len(idx))
+    return trial_rank % n_splits
 
-    Lines: mean over random subpopulations, bands: 95% interval of the mean
-    (bootstrap over draws); dotted lines: chance. Expected (Ziemba et al. 2016): V2
-    above V1 for family, relative to sample.
 
-    Parameters
-    ----------
-    table : pandas.DataFrame from :func:`family_decoding`
-    ax : matplotlib Axes, optional
+def _decoding_groups(kind: str, fam: np.ndarray, samples: np.ndarray, folds: np.ndarray):
+    """([(trial indices, class codes, folds)], chance): one problem for family, one per family for sample."""
+    if kind == "family":
+        return [(np.arange(len(fam)), fam, folds)], 1.0 / (int(fam.max()) + 1)
+    groups = []
+    for f in np.unique(fam):
+        idx = np.flatnonzero(fam == f)
+        groups.append((idx, _codes(samples[idx])[1], folds[idx]))
+    return groups, float(np.mean([1.0 / len(np.unique(g[1])) for g in groups]))
 
-    Returns
-    -------
-    matplotlib.figure.Figure
-    """
-    import matplotlib.pyplot as plt
-    import seaborn as sns
 
-    sns.set_theme(style="ticks")
-    fig, ax = (plt.subplots(figsize=(6.5, 4)) if ax is None else (ax.figure, ax))
-    sns.lineplot(data=table, x="population_size", y="accuracy", hue="population",
-                 style="kind", markers=True, dashes=True, errorbar=("ci", 95), seed=0, ax=ax)
-    for kind, chance in table.groupby("kind")["chance"].first().items():
-        ax.axhline(chance, color="0.5", ls=":", lw=1)
-        ax.annotate(f"chance ({kind})", (1.0, chance), xycoords=("axes fraction", "data"),
-                    ha="right", va="bottom", fontsize=7, color="0.4")
-    _integer_log_axis(ax, sorted(table["population_size"].unique()))
-    ax.set_ylim(0, 1.02)
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
-    ax.set_xlabel("population size [units]")
-    ax.set_ylabel("decoding accuracy [fraction correct]")
-    ax.set_title("Texture family (across samples) and sample (within family) decoding",
-                 fontsize=9)
-    sns.despine(fig=fig)
-    fig.tight_layout()
-    return fig
+def _cross_validated_correct(data: torch.Tensor, units: torch.Tensor, groups, n_splits: int,
+                             shrinkage: float, standardize: bool, max_batch_bytes: float):
+    """Correct test trials of each subpopulation draw (``units``: (draws, m)), pooled over folds and groups."""
+    draws, m = units.shape
+    dev = data.device
+    # draws are solved in chunks that keep a few copies of (chunk, trials, m) in budget
+    chunk = max(1, int(max_batch_bytes // (8.0 * 4 * data.shape[0] * m)))
+    correct = torch.zeros(draws, dtype=torch.float64, device=dev)
+    n_test = 0
+    for start in range(0, draws, chunk):
+        sl = slice(start, min(draws, start + chunk))
+        x = data[:, units[sl]].permute(1, 0, 2)  # (chunk, n_trials, m)
+        n_test = 0
+        for idx, labels, folds in groups:
+            n_classes = int(labels.max()) + 1
+            for k in range(n_splits):
+                tr, te = idx[folds != k], idx[folds == k]
+                if len(te) == 0:
+                    continue
+                y_tr = torch.as_tensor(labels[folds != k], device=dev)
+                pred = decode(x[:, tr], y_tr, x[:, te], n_classes, shrinkage, standardize)
+                y_te = torch.as_tensor(labels[folds == k], device=dev)
+                correct[sl] += (pred == y_te).sum(1).to(torch.float64)
+                n_test += len(te)
+    return correct.cpu().numpy(), n_test
 
 
 # --------------------------------------------------------------------------------------
@@ -740,7 +564,7 @@ def data_efficiency(
     For each model (or population) and each n in ``n_train``, ``n_draws`` times:
     draw n training images of every class at random (seeded; the same draws for
     every model, so models are compared on identical splits), train the linear
-    decoder (:func:`_lda_scores`, z-scored features) and test it on all remaining
+    decoder (:mod:`analysis._lda`, z-scored features) and test it on all remaining
     images. Responses are first averaged over repetitions (the unit is an image).
     This is the data-efficiency evaluation of Parthasarathy & Simoncelli (2020):
     a representation that makes texture families linearly separable from few
@@ -770,7 +594,7 @@ def data_efficiency(
     pandas.DataFrame
         Columns ``model, n_train, draw, accuracy, n_correct, n_test, chance``.
     """
-    shrinkage = _check_shrinkage(shrinkage)
+    shrinkage = check_shrinkage(shrinkage)
     models = assemblies if isinstance(assemblies, Mapping) else \
         {str(assemblies.attrs.get("source", "model")): assemblies}
     if not models:
@@ -831,44 +655,10 @@ def data_efficiency(
             sl = slice(start, min(n_draws, start + chunk))
             tr_i = torch.as_tensor(tr[sl], device=dev)
             te_i = torch.as_tensor(te[sl], device=dev)
-            pred = _decode(data[tr_i], y_tr, data[te_i], len(classes), shrinkage, standardize)
+            pred = decode(data[tr_i], y_tr, data[te_i], len(classes), shrinkage, standardize)
             n_correct = (pred == y_te).sum(1).cpu().numpy()
             for d, c in zip(range(sl.start, sl.stop), n_correct):
                 rows.append({"model": name, "n_train": n, "draw": d,
                              "accuracy": c / te.shape[1], "n_correct": int(c),
                              "n_test": te.shape[1], "chance": chance})
     return pd.DataFrame(rows)
-
-
-def plot_data_efficiency(table: pd.DataFrame, ax=None):
-    """Data-efficiency curves: accuracy against training images per class, per model.
-
-    Lines: mean over random draws of the training images; bands: 95% confidence
-    interval of that mean (bootstrap over draws, seeded); dotted: chance.
-
-    Parameters
-    ----------
-    table : pandas.DataFrame from :func:`data_efficiency`
-    ax : matplotlib Axes, optional
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-    """
-    import matplotlib.pyplot as plt
-    import seaborn as sns
-
-    sns.set_theme(style="ticks")
-    fig, ax = (plt.subplots(figsize=(5.5, 4)) if ax is None else (ax.figure, ax))
-    sns.lineplot(data=table, x="n_train", y="accuracy", hue="model", marker="o",
-                 errorbar=("ci", 95), seed=0, ax=ax)
-    ax.axhline(float(table["chance"].iloc[0]), color="0.5", ls=":", lw=1, label="chance")
-    _integer_log_axis(ax, sorted(table["n_train"].unique()))
-    ax.set_ylim(0, 1.02)
-    ax.set_xlabel("training images per class [images]")
-    ax.set_ylabel("texture-family accuracy [fraction correct]")
-    ax.set_title("Data efficiency of texture-family classification", fontsize=9)
-    ax.legend(fontsize=8)
-    sns.despine(fig=fig)
-    fig.tight_layout()
-    return fig

@@ -71,14 +71,15 @@ def _last_layer(acts: dict) -> str:
 
 
 def _data_efficiency(run: Run, cfg: dict, device) -> dict:
-    from analysis.texture import data_efficiency, plot_data_efficiency
+    from analysis.plot.texture import plot_data_efficiency
+    from analysis.texture import data_efficiency
 
     acts = S.load_activations(run)
     chosen = {f"{m}:{_last_layer(a)}": a[_last_layer(a)] for m, a in acts.items()}
     table = data_efficiency(chosen, n_train=cfg["n_train"], n_draws=cfg["n_draws"],
                             seed=run.config.get("seed", 0), device=device)
-    fig = plot_data_efficiency(table)
-    path = S.savefig(fig, run.figure_path("data_efficiency"))
+    ax = plot_data_efficiency(table)
+    path = S.savefig(ax.figure, run.figure_path("data_efficiency"))
     acc_col = "accuracy"
     name_col = [c for c in ("model", "name", "population") if c in table.columns][0]
     n_col = [c for c in ("n_train", "n") if c in table.columns][0]
@@ -104,7 +105,8 @@ def _families(run: Run):
 
 
 def _modulation(run: Run) -> dict:
-    from analysis.texture import modulation_index, plot_modulation_index
+    from analysis.plot.texture import plot_modulation_index
+    from analysis.texture import modulation_index
 
     acts = S.load_activations(run)
     recording = S.load_recording(run)
@@ -115,9 +117,9 @@ def _modulation(run: Run) -> dict:
         mi = modulation_index(asm, undefined="nan")
         rows.append({"metric": "modulation_index", "population": name, "value": float(np.nanmean(mi.values)),
                      "error": float(np.nanstd(mi.values) / np.sqrt(max(1, np.isfinite(mi.values).sum())))})
-    fig = plot_modulation_index({**{f"recording:{k}": v for k, v in by_region.items()},
-                                 **{k: v for k, v in data.items() if k.startswith("texture_model")}})
-    path = S.savefig(fig, run.figure_path("modulation_index"))
+    ax = plot_modulation_index({**{f"recording:{k}": v for k, v in by_region.items()},
+                                **{k: v for k, v in data.items() if k.startswith("texture_model")}})
+    path = S.savefig(ax.figure, run.figure_path("modulation_index"))
     src = S.source_label(run)
     tm = [r for r in rows if r["population"].startswith("texture_model")][-1]
     rec = {r["population"]: r for r in rows if r["population"].startswith("recording:")}

@@ -12,16 +12,9 @@ import torch
 from scipy import stats
 
 from analysis.assemblies import make_assembly
-from analysis.texture import (
-    _lda_scores,
-    data_efficiency,
-    family_decoding,
-    modulation_index,
-    modulation_table,
-    plot_data_efficiency,
-    plot_family_decoding,
-    plot_modulation_index,
-)
+from analysis._lda import ShrinkageLDA, lda_scores
+from analysis.plot.texture import plot_data_efficiency, plot_family_decoding, plot_modulation_index
+from analysis.texture import data_efficiency, family_decoding, modulation_index, modulation_table
 
 
 # --------------------------------------------------------------------------------------
@@ -69,7 +62,7 @@ def recording():
     x 8 samples x 10 repetitions, 30 + 30 units, Poisson trial noise; labelled simulated.
     """
     from analysis.simulate import simulate_recordings
-    from analysis.stimuli import texture_stimulus_set
+    from analysis.texture_stimuli import texture_stimulus_set
 
     stimuli = texture_stimulus_set(samples_per_family=8, size=32, seed=0, progress=False)
     return simulate_recordings(stimuli, n_units={"V1": 30, "V2": 30}, n_repetitions=10,
@@ -147,7 +140,7 @@ def test_spectral_energy_model_layer_has_zero_modulation_index():
     # average: by Parseval its response is Σ_f |K(f)|²|X(f)|² / N², identical for a texture and
     # its spectrally matched (phase-randomized) noise, so its modulation index is exactly 0.
     from analysis.activations import extract
-    from analysis.stimuli import texture_stimulus_set
+    from analysis.texture_stimuli import texture_stimulus_set
 
     class Energy(torch.nn.Module):
         def forward(self, x):
@@ -181,11 +174,35 @@ def test_lda_matches_sklearn_shrunk_covariance_lda(d):
     y = np.repeat(np.arange(3), 20)
     x = rng.normal(size=(60, d)) + 0.7 * np.eye(3)[y] @ rng.normal(size=(3, d))
     xt = rng.normal(size=(25, d))
-    ours = _lda_scores(torch.tensor(x)[None], torch.tensor(y), torch.tensor(xt)[None], 3,
+    ours = lda_scores(torch.tensor(x)[None], torch.tensor(y), torch.tensor(xt)[None], 3,
                        shrinkage=0.3, ridge=0.0)[0].numpy()
     ref = LinearDiscriminantAnalysis(
         solver="lsqr", covariance_estimator=ShrunkCovariance(shrinkage=0.3)).fit(x, y)
     np.testing.assert_allclose(ours, ref.decision_function(xt), rtol=1e-9, atol=1e-9)
+    est = ShrinkageLDA(shrinkage=0.3, ridge=0.0, standardize=False).fit(x, y)
+    np.testing.assert_allclose(est.decision_function(xt), ref.decision_function(xt), rtol=1e-9, atol=1e-9)
+    np.testing.assert_array_equal(est.predict(xt), ref.predict(xt))
+
+
+def test_shrinkage_lda_estimator_standardizes_and_checks_input():
+    from sklearn.covariance import ShrunkCovariance
+    from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+
+    rng = np.random.default_rng(3)
+    y = np.repeat(["a", "b", "c"], 15)
+    x = rng.normal(size=(45, 4)) * [1, 10, 100, 0.1] + np.eye(3)[np.repeat(np.arange(3), 15)] @ rng.normal(size=(3, 4))
+    z = (x - x.mean(0)) / x.std(0)
+    ref = LinearDiscriminantAnalysis(solver="lsqr", covariance_estimator=ShrunkCovariance(shrinkage=0.2)).fit(z, y)
+    est = ShrinkageLDA(shrinkage=0.2, ridge=0.0).fit(x, y)
+    assert est.classes_.tolist() == ["a", "b", "c"] and est.coef_.shape == (3, 4)
+    np.testing.assert_allclose(est.decision_function(x), ref.decision_function(z), rtol=1e-8, atol=1e-8)
+    assert est.score(x, y) == pytest.approx(ref.score(z, y))
+    with pytest.raises(RuntimeError, match="not fitted"):
+        ShrinkageLDA().predict(x)
+    with pytest.raises(ValueError, match="shrinkage must lie"):
+        ShrinkageLDA(shrinkage=2).fit(x, y)
+    with pytest.raises(ValueError, match=r"\(n_samples, 4\)"):
+        est.predict(x[:, :2])
 
 
 # --------------------------------------------------------------------------------------
@@ -299,20 +316,31 @@ def test_figures_are_labelled_with_units(recording):
     import matplotlib.pyplot as plt
 
     rec = recording.isel(neuroid=list(range(6)) + list(range(30, 36)))
-    fig = plot_modulation_index(rec)
-    ax = fig.axes[0]
+    ax = plot_modulation_index(rec)
     assert "unitless" in ax.get_xlabel() and [t.get_text() for t in ax.get_yticklabels()] == ["V1", "V2"]
     dec = family_decoding(rec, population_sizes=[2, 6], n_draws=2, kinds=("family",),
                           progress=False)
-    fig2 = plot_family_decoding(dec)
-    assert "[units]" in fig2.axes[0].get_xlabel() and "fraction" in fig2.axes[0].get_ylabel()
+    ax2 = plot_family_decoding(dec)
+    assert "[units]" in ax2.get_xlabel() and "fraction" in ax2.get_ylabel()
     eff = data_efficiency({"V1": rec.sel(neuroid=rec["region"] == "V1")}, n_train=[1, 2],
                           n_draws=3, progress=False)
-    fig3 = plot_data_efficiency(eff)
-    assert "images" in fig3.axes[0].get_xlabel()
+    ax3 = plot_data_efficiency(eff)
+    assert "images" in ax3.get_xlabel()
     assert isinstance(eff, pd.DataFrame)
-    for f in (fig, fig2, fig3):
-        plt.close(f)
+    for a in (ax, ax2, ax3):
+        plt.close(a.figure)
+
+
+def test_figures_leave_global_style_alone_and_draw_on_the_given_axes(recording):
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    before = dict(matplotlib.rcParams)
+    fig, axes = plt.subplots(1, 2)
+    rec = recording.isel(neuroid=list(range(6)) + list(range(30, 36)))
+    assert plot_modulation_index(rec, ax=axes[1]) is axes[1]
+    assert dict(matplotlib.rcParams) == before
+    plt.close(fig)
 
 
 def test_results_do_not_depend_on_the_memory_chunking_of_draws(recording):
