@@ -4,8 +4,8 @@ The public API, by module (each name is also reachable as ``analysis.<name>``,
 imported on first use so that ``import analysis`` stays light):
 
 - ``assemblies``: make_assembly, validate, average_repetitions, align, save, load, is_simulated
-- ``stimuli``: StimulusSet, bundled_images, bundled_textures, phase_randomize,
-  synthesize_texture, texture_stimulus_set
+- ``stimuli``: StimulusSet, as_gray_image, resize_square, bundled_images, bundled_textures
+- ``texture_stimuli``: phase_randomize, periodic_component, synthesize_texture, texture_stimulus_set
 - ``simulate``: SimulatedPopulation, simulate_recordings
 - ``datasets``: manifests, fetching and verification (``python -m analysis.datasets``)
 - ``activations``: extract
@@ -26,8 +26,8 @@ __version__ = "0.1.0"
 
 _API = {
     "assemblies": ["make_assembly", "validate", "average_repetitions", "align", "save", "load", "is_simulated"],
-    "stimuli": ["StimulusSet", "bundled_images", "bundled_textures", "phase_randomize", "synthesize_texture",
-                "texture_stimulus_set"],
+    "stimuli": ["StimulusSet", "as_gray_image", "resize_square", "bundled_images", "bundled_textures"],
+    "texture_stimuli": ["phase_randomize", "periodic_component", "synthesize_texture", "texture_stimulus_set"],
     "simulate": ["SimulatedPopulation", "simulate_recordings"],
     "activations": ["extract"],
     "predictivity": ["neural_predictivity", "internal_consistency", "ceiled_score", "score_layers"],

@@ -38,7 +38,7 @@ Only numpy and scipy are needed (importable in the Brain-Score environment).
 
 Examples
 --------
->>> from analysis.stimuli import texture_stimulus_set
+>>> from analysis.texture_stimuli import texture_stimulus_set
 >>> from analysis.simulate import simulate_recordings
 >>> stimuli = texture_stimulus_set(samples_per_family=2, size=32)
 >>> rec = simulate_recordings(stimuli, n_units={"V1": 4, "V2": 4}, n_repetitions=3,
@@ -541,7 +541,7 @@ def simulate_recordings(
 
     Examples
     --------
-    >>> from analysis.stimuli import texture_stimulus_set
+    >>> from analysis.texture_stimuli import texture_stimulus_set
     >>> s = texture_stimulus_set(samples_per_family=1, size=32, progress=False)
     >>> simulate_recordings(s, {"V1": 2, "V2": 2}, n_repetitions=2, image_size=32).shape
     (16, 4)

@@ -21,7 +21,7 @@ def names():
     import neuromodels
     from analysis.assemblies import average_repetitions
     from analysis.simulate import simulate_recordings
-    from analysis.stimuli import texture_stimulus_set
+    from analysis.texture_stimuli import texture_stimulus_set
 
     stimulus_set = texture_stimulus_set(samples_per_family=6, size=32, progress=False)
     recording = simulate_recordings(stimulus_set, n_units={"V1": 8, "V2": 8}, n_repetitions=4, image_size=32,

@@ -41,7 +41,7 @@ def savefig(fig, path: Path) -> str:
 # --------------------------------------------------------------------------- stimuli
 def stimuli_stage(run: Run, cfg: dict) -> dict:
     """Build the FreemanZiemba2013-layout texture stimulus set and save it."""
-    from analysis.stimuli import texture_stimulus_set
+    from analysis.texture_stimuli import texture_stimulus_set
 
     stim = texture_stimulus_set(
         samples_per_family=cfg["samples_per_family"], size=cfg["size"], n_iter=cfg.get("n_iter", 0),

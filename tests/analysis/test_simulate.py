@@ -4,7 +4,8 @@ import pytest
 
 from analysis.assemblies import average_repetitions, is_simulated, validate
 from analysis.simulate import SimulatedPopulation, simulate_recordings
-from analysis.stimuli import StimulusSet, phase_randomize, resize_square, texture_stimulus_set
+from analysis.stimuli import StimulusSet, resize_square
+from analysis.texture_stimuli import phase_randomize, texture_stimulus_set
 
 SIZE = 32
 

@@ -13,7 +13,8 @@ from PIL import Image
 
 from analysis.assemblies import save
 from analysis.simulate import simulate_recordings
-from analysis.stimuli import StimulusSet, texture_stimulus_set
+from analysis.stimuli import StimulusSet
+from analysis.texture_stimuli import texture_stimulus_set
 
 out = Path(sys.argv[1])
 (out / "images").mkdir(parents=True, exist_ok=True)

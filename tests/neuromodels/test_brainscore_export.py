@@ -334,7 +334,8 @@ def test_cli_chooses_layers_by_the_toolkits_predictivity(tmp_path):
     from analysis.assemblies import save
     from analysis.predictivity import score_layers
     from analysis.simulate import simulate_recordings
-    from analysis.stimuli import StimulusSet, texture_stimulus_set
+    from analysis.stimuli import StimulusSet
+    from analysis.texture_stimuli import texture_stimulus_set
     from neuromodels.brainscore.__main__ import main
 
     model = _checkpoint(tmp_path / "ckpt.pt", "lcl_v2", LCL_CONFIG)
