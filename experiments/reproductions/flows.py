@@ -57,8 +57,9 @@ def _linear_theory(run: Run, cfg: dict, device) -> dict:
 
 
 def _s_curve(run: Run, cfg: dict, device) -> dict:
-    from analysis.flows import (fit_flow, local_components, plot_component_coordinates,
-                                plot_local_components, plot_training_history, s_curve)
+    from analysis.flows import fit_flow, local_components, s_curve
+    from analysis.plot.flows import (plot_component_coordinates, plot_local_components,
+                                     plot_training_history)
 
     seed = run.config.get("seed", 0)
     train = s_curve(cfg["n"], noise=cfg["noise"], seed=seed)
@@ -70,7 +71,7 @@ def _s_curve(run: Run, cfg: dict, device) -> dict:
     top = comps.unit_directions[:, 0].double().cpu().numpy()
     cos = np.abs(np.sum(top * test.tangents, axis=1))
     figs = [S.savefig(plot_component_coordinates(comps, units="data units"), run.figure_path("flows_s_curve_coordinates")),
-            S.savefig(plot_local_components(comps, units="data units", seed=seed), run.figure_path("flows_s_curve_arrows")),
+            S.savefig(plot_local_components(comps, units="data units", seed=seed).figure, run.figure_path("flows_s_curve_arrows")),
             S.savefig(plot_training_history(flow), run.figure_path("flows_s_curve_training"))]
     return {"metrics": [{"metric": "s_curve_tangent_cos", "value": float(cos.mean()),
                          "error": float(cos.std() / np.sqrt(len(cos)))}],
@@ -86,7 +87,8 @@ def _s_curve(run: Run, cfg: dict, device) -> dict:
 
 
 def _digits(run: Run, cfg: dict, device) -> dict:
-    from analysis.flows import digits, fit_flow, local_components, plot_component_images
+    from analysis.flows import digits, fit_flow, local_components
+    from analysis.plot.flows import plot_component_images
 
     seed = run.config.get("seed", 0)
     data = digits(seed=seed)

@@ -3,7 +3,6 @@ flows (Feinman & Parthasarathy 2019), reference libraries (scipy, sklearn PCA,
 torch.autograd) and planted ground truth."""
 from __future__ import annotations
 
-import gzip
 import math
 
 import matplotlib
@@ -172,7 +171,7 @@ def _perturbed(kind: str) -> flows.FittedFlow:
 
 
 @pytest.mark.parametrize("kind", ["realnvp", "maf", "nsf", "linear"])
-@pytest.mark.parametrize("mode", ["rev", "fwd"])
+@pytest.mark.parametrize("mode", ["rev", "fwd", "auto"])
 def test_batched_jacobians_equal_per_point_autograd(kind, mode):
     flow = _perturbed(kind)
     x = torch.randn(23, 4, generator=torch.Generator().manual_seed(2), dtype=F64)
@@ -191,13 +190,13 @@ def test_jacobian_penalty_estimators_match_exact_frobenius_norm():
     exact = float((jacobians(_perturbed("maf"), x) ** 2).sum((1, 2)).mean())
     flow = _perturbed("maf")
     g = torch.Generator().manual_seed(4)
-    full = float(flows._frobenius_sq(flow, x, "exact", 1, 10_000, g).detach())
+    full = float(flows.frobenius_sq(flow, x, "exact", 1, 10_000, g).detach())
     assert abs(full - exact) < 1e-10 * exact
     # Hutchinson: unbiased, standard error ~ sqrt(2/(n*probes)) relative for Gaussian probes
-    hutch = float(flows._frobenius_sq(flow, x, "hutchinson", 50, 0, g).detach())
+    hutch = float(flows.frobenius_sq(flow, x, "hutchinson", 50, 0, g).detach())
     assert abs(hutch / exact - 1) < 0.05
     lin = _perturbed("linear")
-    closed = float(flows._frobenius_sq(lin, x, "hutchinson", 1, 0, g).detach())
+    closed = float(flows.frobenius_sq(lin, x, "hutchinson", 1, 0, g).detach())
     assert abs(closed - float((jacobians(lin, x) ** 2).sum((1, 2)).mean())) < 1e-10 * closed
 
 
@@ -313,27 +312,22 @@ def test_swiss_roll_circle_mixture_ground_truth():
     assert all(d.attrs["simulated"] == 1 for d in (sr, c, gm))
 
 
-def test_mnist_from_local_idx_and_npz(tmp_path):
+def test_image_points_maps_8bit_images_to_dequantized_points():
+    """Planted pixels: v/255 without dequantization, v <= 256 x < v + 1 with it."""
     imgs = np.random.default_rng(0).integers(0, 256, size=(3, 28, 28), dtype=np.uint8)
     labels = np.array([7, 2, 1], dtype=np.uint8)
-    header = bytes([0, 0, 8, 3]) + b"".join(int(s).to_bytes(4, "big") for s in imgs.shape)
-    with gzip.open(tmp_path / "train-images-idx3-ubyte.gz", "wb") as fh:
-        fh.write(header + imgs.tobytes())
-    (tmp_path / "train-labels-idx1-ubyte").write_bytes(bytes([0, 0, 8, 1]) + (3).to_bytes(4, "big")
-                                                       + labels.tobytes())
-    d = flows.load_mnist(tmp_path / "train-images-idx3-ubyte.gz",
-                         tmp_path / "train-labels-idx1-ubyte", dequantize=False)
+    d = flows.image_points(imgs, labels, dequantize=False, source="mnist:test")
     np.testing.assert_allclose(d.x, imgs.reshape(3, -1) / 255.0)
     np.testing.assert_array_equal(d.labels, labels)
     assert d.attrs["image_shape"] == (28, 28) and d.attrs["simulated"] == 0
-    np.savez(tmp_path / "mnist.npz", x_train=imgs, y_train=labels)
-    dq = flows.load_mnist(tmp_path / "mnist.npz", seed=1)
-    assert np.all((dq.x * 256 - imgs.reshape(3, -1) >= 0) & (dq.x * 256 - imgs.reshape(3, -1) < 1))
-    with pytest.raises(FileNotFoundError, match="Download MNIST"):
-        flows.load_mnist(tmp_path / "missing.gz")
-    (tmp_path / "bad").write_bytes(b"\x01\x02\x03\x04")
-    with pytest.raises(Exception, match="IDX"):  # analysis.datasets.read_idx's error
-        flows.load_mnist(tmp_path / "bad")
+    assert d.attrs["source"] == "mnist:test"
+    dq = flows.image_points(imgs, labels, n=2, seed=1)
+    diff = dq.x * 256 - imgs[:2].reshape(2, -1)
+    assert dq.x.shape == (2, 784) and np.all((diff >= 0) & (diff < 1))
+    with pytest.raises(ValueError, match="labels"):
+        flows.image_points(imgs, labels[:2])
+    with pytest.raises(ValueError, match="shape"):
+        flows.image_points(imgs[0])
 
 
 def test_dtype_follows_input_and_flow_checks_device_dtype():
@@ -392,57 +386,36 @@ def test_early_stopping_keeps_best_parameters():
 
 
 # ---------------------------------------------------------------------- figures
-def test_figures_return_labelled_figures():
+def test_figures_return_labelled_figures_and_leave_global_style_alone():
     import matplotlib.figure
+
+    from analysis import plot
+
+    before = dict(matplotlib.rcParams)
 
     data = flows.noisy_circle(300, seed=0)
     x = torch.as_tensor(data.x)
     flow = fit_flow(x, "linear", progress=False)
     comps = local_components(flow, x)
-    fig = flows.plot_local_components(comps, n_arrows=20, units="cm")
-    assert isinstance(fig, matplotlib.figure.Figure) and "cm" in fig.axes[0].get_xlabel()
-    fig = flows.plot_component_coordinates(comps, which=(0,))
+    ax = plot.plot_local_components(comps, n_arrows=20, units="cm")
+    assert "cm" in ax.get_xlabel()
+    fig = plot.plot_component_coordinates(comps, which=(0,))
     assert isinstance(fig, matplotlib.figure.Figure) and fig.axes[0].get_ylabel()
-    fig = flows.plot_training_history(flow)
+    fig = plot.plot_training_history(flow)
     assert "nats" in fig.axes[0].get_ylabel()
     dg = torch.as_tensor(flows.digits().x[:50, :16])
     comps = local_components(fit_flow(dg, "linear", progress=False, max_epochs=2), dg[:2])
-    fig = flows.plot_component_images(comps, (4, 4), points=(0, 1), n_components=3)
+    fig = plot.plot_component_images(comps, (4, 4), points=(0, 1), n_components=3)
     assert len(fig.axes) == 8
     with pytest.raises(ValueError, match="pixels"):
-        flows.plot_component_images(comps, (3, 3))
+        plot.plot_component_images(comps, (3, 3))
     import matplotlib.pyplot as plt
 
+    fig, axes = plt.subplots(1, 2)
+    assert plot.plot_training_history(flow, ax=axes) is fig  # draws on the given axes
+    with pytest.raises(ValueError, match="2 panel"):
+        plot.plot_training_history(flow, ax=axes[:1])
     plt.close("all")
+    assert dict(matplotlib.rcParams) == before
     df = comps.to_dataframe()
     assert list(df.columns) == ["point", "component", "scale", "coordinate"] and len(df) == 32
-
-
-def test_load_mnist_without_path_uses_manifest_or_explains(monkeypatch, tmp_path):
-    import sys
-    import types
-
-    import analysis
-
-    # `from . import datasets` looks at the package attribute first, then sys.modules
-    monkeypatch.delattr(analysis, "datasets", raising=False)
-    monkeypatch.setitem(sys.modules, "analysis.datasets", None)  # module not available
-    with pytest.raises(RuntimeError, match="pass the path"):
-        flows.load_mnist()
-    imgs = (np.arange(2 * 28 * 28) % 256).astype(np.uint8).reshape(2, 28, 28)
-    calls = []
-    fake = types.ModuleType("analysis.datasets")
-
-    def fake_load_mnist(folder=None, split="train"):
-        calls.append((folder, split))
-        return imgs, np.array([3, 4], dtype=np.uint8)
-
-    fake.load_mnist = fake_load_mnist
-    monkeypatch.setitem(sys.modules, "analysis.datasets", fake)
-    monkeypatch.setattr(analysis, "datasets", fake, raising=False)
-    d = flows.load_mnist(split="test", dequantize=False)
-    np.testing.assert_allclose(d.x, imgs.reshape(2, -1) / 255.0)
-    np.testing.assert_array_equal(d.labels, [3, 4])
-    assert calls == [(None, "test")]
-    flows.load_mnist(tmp_path, dequantize=False)  # a folder goes to the manifest loader
-    assert calls[-1] == (tmp_path, "train")

@@ -1,4 +1,4 @@
-"""Seeded toy manifolds and small image data sets for the normalizing-flow analyses.
+"""Toy data for the normalizing-flow analyses: seeded manifolds with their ground truth, digits.
 
 Every generator returns a :class:`ToyData` whose ``attrs`` say it is simulated
 (``simulated=1``) and record the generating parameters, so figures and reports can
@@ -8,7 +8,6 @@ runs.
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -21,8 +20,7 @@ __all__ = [
     "gaussian_mixture",
     "gaussian_plane",
     "digits",
-    "mnist_points",
-    "mnist_from_file",
+    "image_points",
 ]
 
 
@@ -304,9 +302,12 @@ def digits(dequantize: bool = True, seed: int = 0) -> ToyData:
                     "dequantize": int(dequantize), "seed": seed, "image_shape": (8, 8)})
 
 
-def mnist_points(images: np.ndarray, labels: np.ndarray | None = None, n: int | None = None,
-                 dequantize: bool = True, seed: int = 0, source: str = "mnist") -> ToyData:
-    """MNIST-like uint8 images ``(n, H, W)`` as points in R^(H*W).
+def image_points(images: np.ndarray, labels: np.ndarray | None = None, n: int | None = None,
+                 dequantize: bool = True, seed: int = 0, source: str = "images") -> ToyData:
+    """8-bit images ``(n, H, W)`` (e.g. MNIST) as points in R^(H*W).
+
+    The images come from a loader, e.g. ``images, labels =
+    analysis.datasets.load_mnist(split="test")`` (nothing is read here).
 
     Pixels 0..255 become ``(v + u) / 256`` with ``u ~ U(0, 1)`` when dequantizing
     (so a continuous density exists), else ``v / 255``.
@@ -345,55 +346,6 @@ def mnist_points(images: np.ndarray, labels: np.ndarray | None = None, n: int | 
     else:
         x = v / 255.0
     return ToyData(x, np.zeros((len(x), 0)), None,
-                   None if labels is None else np.asarray(labels, dtype=int), "mnist",
+                   None if labels is None else np.asarray(labels, dtype=int), source,
                    {"simulated": 0, "source": source, "dequantize": int(dequantize),
                     "seed": seed, "image_shape": tuple(images.shape[1:])})
-
-
-def mnist_from_file(images_path: str | os.PathLike, labels_path: str | os.PathLike | None = None,
-                    n: int | None = None, dequantize: bool = True, seed: int = 0) -> ToyData:
-    """MNIST digits read from a local file.
-
-    Accepts either an IDX file (``train-images-idx3-ubyte`` with or without
-    ``.gz``, read with :func:`analysis.datasets.read_idx`; pass the labels file
-    separately) or a NumPy ``.npz`` with arrays ``x_train``/``y_train`` (the common
-    ``mnist.npz`` layout) or ``images``/``labels``. Pixels are mapped as in
-    :func:`mnist_points`.
-
-    Parameters
-    ----------
-    images_path : path
-        IDX image file or ``.npz`` archive.
-    labels_path : path, optional
-        IDX label file (ignored for ``.npz``).
-    n, dequantize, seed
-        As in :func:`mnist_points`.
-
-    Returns
-    -------
-    ToyData
-    """
-    images_path = os.fspath(images_path)
-    if not os.path.isfile(images_path):
-        raise FileNotFoundError(
-            f"MNIST file {images_path!r} does not exist. Download MNIST (e.g. "
-            "`python -m analysis.datasets fetch MNIST`, or train-images-idx3-ubyte.gz and "
-            "train-labels-idx1-ubyte.gz by hand) and pass their paths.")
-    labels = None
-    if images_path.endswith(".npz"):
-        with np.load(images_path) as z:
-            key = "x_train" if "x_train" in z else "images" if "images" in z else None
-            if key is None:
-                raise ValueError(f"{images_path} has arrays {list(z)}, expected 'x_train' or "
-                                 "'images'.")
-            images = z[key]
-            lab_key = {"x_train": "y_train", "images": "labels"}[key]
-            labels = z[lab_key] if lab_key in z else None
-    else:
-        from .datasets import read_idx
-
-        images = read_idx(images_path)
-        if labels_path is not None:
-            labels = read_idx(os.fspath(labels_path))
-    return mnist_points(images, labels, n=n, dequantize=dequantize, seed=seed,
-                        source=f"mnist:{os.path.basename(images_path)}")
