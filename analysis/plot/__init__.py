@@ -16,6 +16,7 @@ import importlib
 _API: dict[str, list[str]] = {
     "flows": ["plot_component_coordinates", "plot_local_components", "plot_component_images", "plot_training_history"],
     "texture": ["plot_modulation_index", "plot_family_decoding", "plot_data_efficiency"],
+    "tuning": ["plot_filters", "plot_circular_variance"],
 }
 _WHERE = {name: module for module, names in _API.items() for name in names}
 __all__ = sorted(_WHERE)
