@@ -3,9 +3,13 @@
 
 These are the "LN" (linear–nonlinear) and "LN-LN" cascades of early-vision models
 (e.g. Movshon, Thompson & Tolhurst 1978 for complex-cell energy pooling; Heeger
-1992 and Carandini & Heeger 2012 for divisive normalization).
+1992 and Carandini & Heeger 2012 for divisive normalization), and the luminance
+and contrast gain control of the retina and LGN that precedes them (Mante, Frazor,
+Bonin, Geisler & Carandini 2005).
 """
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn as nn
@@ -13,7 +17,8 @@ import torch.nn.functional as F
 
 from .receptive_fields import ReceptiveField
 
-__all__ = ["L2Pool2d", "DivisiveNormalization", "ConvStage", "make_pool"]
+__all__ = ["L2Pool2d", "DivisiveNormalization", "LuminanceContrastNormalization", "ConvStage", "make_pool",
+           "gaussian_blur"]
 
 
 class L2Pool2d(nn.Module):
@@ -81,6 +86,85 @@ class DivisiveNormalization(nn.Module):
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, sigma={self.sigma}"
+
+
+def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Separable Gaussian blur of every channel of (B, C, H, W), reflecting at the borders.
+
+    The kernel is sampled at integer offsets ``|t| <= ceil(3 sigma)`` and normalized
+    to sum 1, so constant images are left unchanged (``sigma`` in pixels).
+    """
+    radius = max(1, math.ceil(3 * sigma))
+    t = torch.arange(-radius, radius + 1, dtype=x.dtype, device=x.device)
+    k = torch.exp(-0.5 * (t / sigma) ** 2)
+    k = k / k.sum()
+    c = x.shape[1]
+    pad_h, pad_w = min(radius, x.shape[-2] - 1), min(radius, x.shape[-1] - 1)
+    if pad_h < radius or pad_w < radius:  # image smaller than the kernel: replicate instead
+        x = F.pad(x, (radius, radius, radius, radius), mode="replicate")
+    else:
+        x = F.pad(x, (radius, radius, radius, radius), mode="reflect")
+    x = F.conv2d(x, k.reshape(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
+    return F.conv2d(x, k.reshape(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
+
+
+class LuminanceContrastNormalization(nn.Module):
+    r"""Luminance and contrast gain control of the retina and LGN (fixed, no parameters).
+
+    .. math::
+
+        m = G_\sigma * x,\qquad s = \sqrt{G_\sigma * (x - m)^2},\qquad
+        y = \frac{x - m}{s + \epsilon},
+
+    with :math:`G_\sigma` a normalized Gaussian of standard deviation ``sigma``
+    pixels: the local mean luminance is subtracted (luminance gain control) and the
+    result divided by the local RMS contrast (contrast gain control), as in the
+    retina/LGN models of Mante et al. (2005) and the input stage of Parthasarathy &
+    Simoncelli's models. ``y`` is unchanged by a global luminance offset
+    (``x + b``, exactly) and by a contrast gain (``a x``) up to the constant:
+    :math:`y(ax) = y(x)\,(s + \epsilon)/(s + \epsilon/a)`.
+
+    Parameters
+    ----------
+    sigma
+        Standard deviation of the Gaussian pools (pixels of the input).
+    epsilon
+        Semi-saturation constant (luminance units of the [0, 1] input); keeps
+        uniform regions (s ≈ 0) from amplifying noise.
+
+    Notes
+    -----
+    The receptive-field recursion counts it as a pointwise step (size 1, stride 1):
+    the surround sets each pixel's gain, it does not add to the classical receptive
+    field of the learned filters that follow (which complexity matching uses).
+
+    Examples
+    --------
+    >>> norm = LuminanceContrastNormalization(sigma=4.0, epsilon=0.02)
+    >>> x = torch.rand(1, 1, 32, 32)
+    >>> torch.allclose(norm(x + 0.3), norm(x), atol=1e-5)
+    True
+    """
+
+    def __init__(self, sigma: float = 4.0, epsilon: float = 0.02):
+        super().__init__()
+        if not sigma > 0:
+            raise ValueError(f"sigma must be > 0 pixels; got {sigma}")
+        if not epsilon > 0:
+            raise ValueError(f"epsilon must be > 0 (it bounds the gain in uniform regions); got {epsilon}")
+        self.sigma = float(sigma)
+        self.epsilon = float(epsilon)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        d = x - gaussian_blur(x, self.sigma)
+        s = torch.sqrt(gaussian_blur(d * d, self.sigma).clamp_min(0))
+        return d / (s + self.epsilon)
+
+    def receptive_field_step(self) -> ReceptiveField:
+        return ReceptiveField(1, 1)
+
+    def extra_repr(self) -> str:
+        return f"sigma={self.sigma}, epsilon={self.epsilon}"
 
 
 def make_pool(kind: str, kernel_size: int, stride: int) -> nn.Module:

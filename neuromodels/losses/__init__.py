@@ -1,8 +1,14 @@
-"""Local (layerwise) self-supervised losses, one module each.
+"""Local (layerwise) self-supervised losses, one module each, found by a registry.
 
-Every loss is an ``nn.Module`` whose forward takes ``z`` of shape (B, V, D) —
-B images, V views, D features — and returns a scalar (``docs/interfaces.md``).
-Each also accepts the lightly-style call ``loss(z1, z2)`` with two (B, D) views.
+Every loss is an ``nn.Module`` registered with :func:`register_loss` in its own
+module of this package; its forward takes ``z`` of shape (B, V, D) — B images,
+V views, D features — and returns a scalar (``docs/interfaces.md``). Each also
+accepts the lightly-style call ``loss(z1, z2)`` with two (B, D) views. Losses
+that know about space (``lcl``) also take local features (B, V, P, D) — P
+positions of each view; the others treat every position as a sample.
+
+The registered classes are attributes of this package (``neuromodels.losses.LCLLoss``)
+without being listed here: adding a loss is one decorated class in one new module.
 
 Examples
 --------
@@ -13,47 +19,9 @@ True
 """
 from __future__ import annotations
 
-import torch.nn as nn
+from .registry import build_loss, list_losses, loss_class, register_loss, unregister_loss
 
-from .barlow_twins import BarlowTwinsLoss
-from .gaussian_information import GaussianInformationLoss
-from .lcl import LCLLoss
-from .mmcr import MMCRLoss
-from .simclr import SimCLRLoss
-from .vicreg import VICRegLoss
+_CLASSES = {cls.__name__: cls for cls in (loss_class(n) for n in list_losses())}
+globals().update(_CLASSES)
 
-__all__ = [
-    "build_loss", "list_losses", "LCLLoss", "BarlowTwinsLoss", "VICRegLoss",
-    "SimCLRLoss", "MMCRLoss", "GaussianInformationLoss",
-]
-
-_LOSSES: dict[str, type[nn.Module]] = {
-    "lcl": LCLLoss,
-    "barlow_twins": BarlowTwinsLoss,
-    "vicreg": VICRegLoss,
-    "simclr": SimCLRLoss,
-    "mmcr": MMCRLoss,
-    "gaussian_information": GaussianInformationLoss,
-}
-
-
-def list_losses() -> list[str]:
-    """Names accepted by :func:`build_loss` (``"lcl"`` is the default of the trainer)."""
-    return list(_LOSSES)
-
-
-def build_loss(name: str = "lcl", **config) -> nn.Module:
-    """Build the loss ``name`` with keyword ``config`` (the class's constructor arguments).
-
-    Raises
-    ------
-    ValueError
-        If ``name`` is unknown (the message lists valid names) or ``config`` has
-        keys the loss does not take.
-    """
-    if name not in _LOSSES:
-        raise ValueError(f"unknown loss {name!r}; available losses are: {', '.join(_LOSSES)}")
-    try:
-        return _LOSSES[name](**config)
-    except TypeError as err:
-        raise ValueError(f"bad configuration for loss {name!r}: {err}") from err
+__all__ = ["build_loss", "list_losses", "loss_class", "register_loss", "unregister_loss", *sorted(_CLASSES)]

@@ -25,7 +25,9 @@ def as_views(
     Parameters
     ----------
     z
-        (B, V, D) features, or the first view (B, D) when ``z_other`` is given.
+        (B, V, D) features, or the first view (B, D) when ``z_other`` is given. Local
+        features (B, V, P, D) are read as B·P samples (B·P, V, D), position-major
+        within each image.
     z_other
         Optional second view (B, D), the lightly-style two-argument call.
     loss_name
@@ -49,10 +51,14 @@ def as_views(
         z = torch.stack([z, z_other], dim=1)
     if not isinstance(z, torch.Tensor):
         raise TypeError(f"{loss_name}: expected a torch.Tensor (B, V, D); got {type(z).__name__}")
+    n_images = z.shape[0] if z.ndim >= 1 else 0
+    if z.ndim == 4:  # local features (B, V, P, D): every position of every image is a sample
+        b4, v4, p4, d4 = z.shape
+        z = z.transpose(1, 2).reshape(b4 * p4, v4, d4)
     if z.ndim != 3:
         raise ValueError(
-            f"{loss_name}: expected features of shape (B images, V views, D features); got shape "
-            f"{tuple(z.shape)}. Stack views with torch.stack([z1, z2], dim=1)."
+            f"{loss_name}: expected features of shape (B images, V views, D features) or local features "
+            f"(B, V, P positions, D); got shape {tuple(z.shape)}. Stack views with torch.stack([z1, z2], dim=1)."
         )
     if not torch.is_floating_point(z):
         raise TypeError(f"{loss_name}: features must be floating point; got {z.dtype}")
@@ -66,10 +72,10 @@ def as_views(
         )
     if v < min_views:
         raise ValueError(f"{loss_name}: needs at least {min_views} views per image; got V = {v}")
-    if b < min_batch:
+    if n_images < min_batch:
         raise ValueError(
             f"{loss_name}: needs at least {min_batch} images per batch (its statistics are computed "
-            f"across the batch); got B = {b}. Use a larger batch."
+            f"across the batch); got B = {n_images}. Use a larger batch."
         )
     if d < 1:
         raise ValueError(f"{loss_name}: needs at least one feature; got D = {d}")

@@ -4,11 +4,13 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
+from .registry import register_loss
 from ._views import as_views, standardize
 
 __all__ = ["BarlowTwinsLoss"]
 
 
+@register_loss("barlow_twins")
 class BarlowTwinsLoss(nn.Module):
     r"""Redundancy-reduction loss of Barlow Twins (Zbontar et al. 2021, Eq. 1–2).
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
+from .registry import register_loss
 from ._views import as_views
 
 __all__ = ["GaussianInformationLoss", "logdet_spd"]
@@ -21,6 +22,7 @@ def _covariance(x: torch.Tensor) -> torch.Tensor:
     return xc.transpose(-1, -2) @ xc / (x.shape[-2] - 1)
 
 
+@register_loss("gaussian_information")
 class GaussianInformationLoss(nn.Module):
     r"""Contrastive objective of the texture model (after Parthasarathy & Simoncelli 2020).
 

@@ -5,11 +5,13 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .registry import register_loss
 from ._views import as_views
 
 __all__ = ["MMCRLoss"]
 
 
+@register_loss("mmcr")
 class MMCRLoss(nn.Module):
     r"""MMCR objective: maximize the nuclear norm of the matrix of manifold centroids.
 

@@ -5,11 +5,13 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .registry import register_loss
 from ._views import as_views
 
 __all__ = ["SimCLRLoss"]
 
 
+@register_loss("simclr")
 class SimCLRLoss(nn.Module):
     r"""Normalized temperature-scaled cross entropy (NT-Xent; Chen et al. 2020, Eq. 1).
 

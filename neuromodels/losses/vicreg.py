@@ -5,11 +5,13 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .registry import register_loss
 from ._views import as_views
 
 __all__ = ["VICRegLoss"]
 
 
+@register_loss("vicreg")
 class VICRegLoss(nn.Module):
     r"""Variance–invariance–covariance regularization (Bardes et al. 2022, Eq. 1–6).
 

@@ -162,7 +162,7 @@ class _StepModule(nn.Module):
             for i in range(self.first, self.top + 1):
                 h = m.stages[i](h)
             z = m.embedding(h, m.stage_names[self.top])
-        z = z.float().reshape(-1, self.views, z.shape[-1])
+        z = z.float().reshape(-1, self.views, *z.shape[1:])  # (b, V, D) or local (b, V, P, D)
         z = all_gather_with_grad(z)
         return self.loss(z)
 

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from neuromodels import build_model
-from neuromodels.layers import DivisiveNormalization, L2Pool2d
+from neuromodels.layers import DivisiveNormalization, L2Pool2d, LuminanceContrastNormalization
 from neuromodels.lcl import LCLV2
 
 
@@ -22,8 +22,9 @@ def test_stage_outputs_and_upto():
         model.stage_outputs(x, upto=3)
 
 
-def test_embedding_is_the_average_over_a_grid():
-    model = LCLV2(channels=(4, 6), kernel_sizes=(5, 3), pool_sizes=2, pool_strides=2, embedding_grid=2)
+def test_global_embedding_is_the_average_over_a_grid():
+    model = LCLV2(channels=(4, 6), kernel_sizes=(5, 3), pool_sizes=2, pool_strides=2, embedding="global",
+                  embedding_grid=2)
     f = torch.rand(2, 6, 8, 8)
     z = model.embedding(f, "stages.1")
     manual = f.reshape(2, 6, 2, 4, 2, 4).mean((3, 5)).flatten(1)  # 2x2 blocks of 4x4 pixels
@@ -31,6 +32,37 @@ def test_embedding_is_the_average_over_a_grid():
     assert model.embedding(f, 1).shape == (2, 24)
     with pytest.raises(ValueError, match="stage"):
         model.embedding(f, "stages.7")
+
+
+def test_local_embedding_is_every_position_or_receptive_field_cells():
+    f = torch.rand(2, 6, 12, 12)
+    per_position = LCLV2(channels=(4, 6))  # default: local, one cell per position
+    z = per_position.embedding(f, "stages.1")
+    assert z.shape == (2, 144, 6)
+    assert torch.equal(z[:, 5 * 12 + 7], f[:, :, 5, 7])  # row-major positions
+    # cells one receptive field wide: stage 2 has RF 24 px at stride 4 -> 6 x 6 positions
+    cells = LCLV2(channels=(4, 6), embedding_cell=1.0)
+    assert cells.embedding_cell_size("stages.1") == 6 and cells.embedding_cell_size(0) == 5
+    zc = cells.embedding(f, 1)
+    assert zc.shape == (2, 4, 6)
+    assert torch.allclose(zc[:, 3], f[:, :, 6:, 6:].mean((2, 3)))
+    with pytest.raises(ValueError, match="embedding must be"):
+        LCLV2(embedding="cells")
+    with pytest.raises(ValueError, match="embedding_cell"):
+        LCLV2(embedding_cell=-1)
+
+
+def test_input_normalization_is_on_by_default_and_removes_luminance_and_contrast():
+    x = torch.rand(3, 1, 32, 32)
+    assert isinstance(LCLV2().input_norm, LuminanceContrastNormalization)
+    model = LCLV2(channels=(4, 6), input_epsilon=1e-6)  # exact invariance up to epsilon (layer test: closed form)
+    plain = LCLV2(channels=(4, 6), input_normalization=False)
+    plain.load_state_dict(model.state_dict())  # same weights: the gain control has none
+    with torch.no_grad():
+        assert torch.allclose(model(0.5 * x + 0.2), model(x), atol=1e-4, rtol=1e-3)
+        assert not torch.allclose(plain(0.5 * x + 0.2), plain(x), atol=1e-3)
+    # the gain control does not change the classical receptive fields used for matching
+    assert model.receptive_fields() == plain.receptive_fields()
 
 
 def test_layers_closed_forms():
