@@ -38,6 +38,7 @@ import xarray as xr
 
 from analysis._lda import check_shrinkage, decode
 from analysis._progress import progress_bar as _progress
+from analysis._validation import check_assembly, group_coord, presentation_coord
 from analysis.assemblies import NEUROID, PRESENTATION, average_repetitions, validate
 
 __all__ = [
@@ -59,23 +60,18 @@ _UNDEFINED = ("raise", "nan", "drop")
 # --------------------------------------------------------------------------------------
 
 
+_TEXTURE_HINT = (
+    "Build it from a texture stimulus set (analysis.texture_stimuli.texture_stimulus_set), whose table "
+    "columns texture_family, texture_type and sample become presentation coords, or assign the coord "
+    "with assembly.assign_coords({c}=('presentation', ...))."
+)
+
+
 def _check_assembly(assembly, fn: str, coords: Sequence[str] = ()) -> xr.DataArray:
-    """Validate a 2-D assembly that carries the presentation ``coords`` needed by ``fn``."""
-    validate(assembly)
-    if assembly.ndim != 2:
-        raise ValueError(
-            f"{fn} takes a 2-D (presentation, neuroid) assembly; got dims {assembly.dims}. "
-            f"Select or average the time bins first, e.g. assembly.mean('time_bin')."
-        )
+    """A 2-D assembly carrying the presentation ``coords`` that ``fn`` needs (the shared checks)."""
+    check_assembly(assembly, fn)
     for c in coords:
-        if c not in assembly.coords or assembly[c].dims != (PRESENTATION,):
-            present = sorted(str(k) for k in assembly.coords if assembly[k].dims == (PRESENTATION,))
-            raise ValueError(
-                f"{fn} needs the presentation coord {c!r}; the assembly has {present}. "
-                f"Build it from a texture stimulus set (analysis.texture_stimuli.texture_stimulus_set), "
-                f"whose table columns texture_family, texture_type and sample become presentation "
-                f"coords, or assign the coord with assembly.assign_coords({c}=('presentation', ...))."
-            )
+        presentation_coord(assembly, c, fn, hint=_TEXTURE_HINT.format(c=c))
     return assembly
 
 
@@ -95,21 +91,6 @@ def _check_texture_types(assembly: xr.DataArray, fn: str) -> np.ndarray:
     return kinds
 
 
-def _group_coord(assembly: xr.DataArray, by: str | None) -> str | None:
-    """Resolve ``by='auto'`` to the neuroid coord that names populations (region, layer)."""
-    if by is None:
-        return None
-    if by == "auto":
-        for c in ("region", "layer"):
-            if c in assembly.coords and assembly[c].dims == (NEUROID,):
-                return c
-        return None
-    if by not in assembly.coords or assembly[by].dims != (NEUROID,):
-        present = sorted(str(k) for k in assembly.coords if assembly[k].dims == (NEUROID,))
-        raise ValueError(f"by={by!r} must name a neuroid coord; the assembly has {present}")
-    return by
-
-
 def _populations(data, by: str | None = "auto") -> dict[str, xr.DataArray]:
     """{name: assembly} from one assembly (split by a neuroid coord) or a mapping."""
     if isinstance(data, Mapping):
@@ -117,7 +98,7 @@ def _populations(data, by: str | None = "auto") -> dict[str, xr.DataArray]:
             raise ValueError("got an empty mapping of assemblies")
         return {str(k): v for k, v in data.items()}
     validate(data)
-    coord = _group_coord(data, by)
+    coord = group_coord(data, by)
     if coord is None:
         return {str(data.attrs.get("source", "all")): data}
     values = data[coord].values.astype(str)

@@ -194,14 +194,14 @@ def resolve_train_config(spec: dict) -> dict:
     return config_to_dict(load_config(path, list(spec.get("overrides", []))))
 
 
-def train_stage(run: Run, name: str, train_cfg: dict, device) -> dict:
-    """Train one model with the toolkit's trainer; return checkpoint, FLOPs, loss figure."""
+def train_stage(run: Run, name: str, train_cfg: dict, device, seed: int | None = None) -> dict:
+    """Train one model with the toolkit's trainer (``seed``: default the run's); return checkpoint, FLOPs, loss figure."""
     from neuromodels.training import train
 
     cfg = resolve_train_config(train_cfg)
     cfg.setdefault("run", {})
     cfg["run"]["out_dir"] = str(run.path("train", name))
-    cfg["run"]["seed"] = run.config.get("seed", 0)
+    cfg["run"]["seed"] = run.config.get("seed", 0) if seed is None else int(seed)
     result = train(cfg, device=str(device), resume=True)
     flops = _training_flops(result)
     hist = pd.DataFrame(result.history)
