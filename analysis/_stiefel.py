@@ -8,10 +8,11 @@ correlations of the residual centers,
     f(V) = ½ Σ_{μν} (C_μν − c_μ·c_ν)² / (c0_μ c0_ν),
     C = X Xᵀ,  c = X V,  c0_μ = C_μμ − ‖c_μ‖²,                              (1)
 
-over V on the Stiefel manifold St(P−1, K) (VᵀV = I_K), where X holds the mean-
-subtracted centers in a (P−1)-dimensional orthonormal basis of their span.
+over V on the Stiefel manifold St(n, K) (VᵀV = I_K), where X holds the mean-
+subtracted centers in an orthonormal basis of their span, n = its rank
+(P − 1 when N ≥ P − 1, else ≤ N).
 
-Optimizer (ours, documented): Riemannian conjugate gradient on St(P−1, K) —
+Optimizer (ours, documented): Riemannian conjugate gradient on St(n, K) —
 Euclidean gradient by autograd, Riemannian gradient ``g − V sym(Vᵀg)``, QR
 retraction (``qf``, signs fixed so diag(R) > 0), vector transport by tangent
 projection, Polak–Ribière+ β, Armijo backtracking line search; stop when the
@@ -149,9 +150,10 @@ def center_subspace(
         Seed of the initializations.
     max_k_offset : int
         maxK = (last index where the cumulative center variance is below 95 %) +
-        ``max_k_offset`` (11 in the reference), capped at P − 2 so that at least a
-        two-dimensional residual remains (the reference fails for small P; this cap
-        is the small-P workaround). For P < 4 no subspace is removed.
+        ``max_k_offset`` (11 in the reference), capped at n − 1, n = rank of the
+        centers (P − 1, or fewer when N < P − 1), so that at least one residual
+        dimension remains (the reference fails for small P or N; this cap is the
+        workaround). For P < 4 or n < 2 no subspace is removed.
 
     Returns
     -------
@@ -167,9 +169,14 @@ def center_subspace(
     rho0 = mean_abs_correlation(Xb)
     if P < 4:
         return centers.new_zeros((N, 0)), 0, rho0, rho0
-    # permutation- and rotation-invariant coordinates of the (P−1)-dim center span
+    # permutation- and rotation-invariant coordinates of the center span: its rank is
+    # P − 1 when N ≥ P − 1, else at most N (small recordings, small layers)
     U, s, Wt = torch.linalg.svd(Xb, full_matrices=False)
-    W = Wt[: P - 1].T  # (N, P−1)
+    tol = max(P, N) * torch.finfo(s.dtype).eps * float(s.max()) if s.numel() else 0.0
+    n = int((s > tol).sum())
+    if n < 2:
+        return centers.new_zeros((N, 0)), 0, rho0, rho0
+    W = Wt[:n].T  # (N, n)
     X = Xb @ W
     sign = torch.sign(X.gather(0, X.abs().argmax(dim=0, keepdim=True)))[0]
     sign = torch.where(sign == 0, torch.ones_like(sign), sign)
@@ -177,9 +184,8 @@ def center_subspace(
     var = (s**2 / (s**2).sum()).cumsum(0).cpu().numpy()
     below = np.where(var < 0.95, var, 0.0)
     max_k = int(np.argmax(below)) + max_k_offset
-    max_k = max(1, min(max_k, P - 2))
+    max_k = max(1, min(max_k, n - 1))  # search up to the rank available, keep ≥ 1 residual dimension
     gen = torch.Generator(device="cpu").manual_seed(int(seed))
-    n = P - 1
     V1 = None
     sols, res = [], []
     for k in range(1, max_k + 1):

@@ -1,26 +1,43 @@
 """Manifold alignment: how class manifolds are positioned and oriented relative to each other.
 
-Measures (after removing the global mean of all samples; Chou et al., GLUE /
-GCMC, and the alignment analyses of the Chung group):
+Every measure is basis-free (it depends on the manifolds' points only through
+their centers and covariances, never on a choice of principal axes), lies in
+[0, 1] (principal angles in degrees), equals 1 for identical manifolds and 0 for
+manifolds in orthogonal subspaces, and is unchanged by global rotations, by
+permutations of the points of a manifold and of the manifolds (the matrices
+permute with them) and by scaling. Let X_μ (M_μ × N) hold the samples of
+manifold μ, c_μ its center minus the global mean of all samples, ĉ_μ = c_μ/‖c_μ‖
+and C_μ = (X_μ − X̄_μ)ᵀ(X_μ − X̄_μ)/M_μ its covariance (N × N):
 
-- **center alignment** — mean over pairs μ ≠ ν of |cos(c_μ, c_ν)| between the
-  manifold centers;
-- **axis alignment** — between the manifolds' principal axes u_μi (right singular
-  vectors of the centered samples), variance weighted:
-  A_μν = Σ_ij w_μi w_νj |u_μi·u_νj|, w_μi = σ²_μi / Σ_i σ²_μi over the k_μ kept axes;
-- **anchor-axis alignment** — the same between the *anchor-point axes*: principal
-  axes of the anchor points s̃(t) of the capacity solution around their mean
-  (the directions that actually limit linear separability), mapped back to the
-  feature space;
-- **center–axis alignment** — Σ_i w_νi |cos(c_μ, u_νi)|, for μ ≠ ν (mean over
-  pairs) and for μ = ν (``self_center_axis_alignment``: variability along the
-  manifold's own center, e.g. gain changes);
-- **principal angles** between the manifolds' principal subspaces (cos θ = the
-  singular values of U_μᵀU_ν), summarized by the mean angle (degrees) and the
-  subspace overlap mean cos²θ.
+- **center alignment** ``|ĉ_μ·ĉ_ν|`` — do the manifolds sit along shared directions
+  from the origin of the representation? (1: collinear centers; 0: orthogonal.)
+- **axis alignment** ``⟨C_μ, C_ν⟩_F / (‖C_μ‖_F ‖C_ν‖_F)`` — the normalised overlap
+  of the covariances: do the manifolds vary along the same directions, with the
+  same relative variances? (1: the same covariance up to scale; 0: their
+  variability lives in orthogonal subspaces.) With ``n_axes = k``, C_μ is
+  restricted to its top-k axes, C_μ ≈ Σ_{i≤k} σ²_μi u_μi u_μiᵀ; the measure is
+  still basis-free (it does not depend on the axes inside a degenerate eigenspace
+  as long as the cut does not split one).
+- **anchor-axis alignment** — the same overlap between the covariances of the
+  manifolds' *anchor points* s̃(t) of the capacity solution (mapped back to
+  feature space): the directions of each manifold that actually limit linear
+  separability (Chung, Lee & Sompolinsky 2018), compared between manifolds.
+- **center–axis alignment** ``ĉ_μᵀ C_ν ĉ_μ / tr C_ν`` (row μ, column ν) — the share
+  of ν's variance along μ's center direction (1: ν varies only along ĉ_μ; 0: ν
+  never moves along ĉ_μ; a random direction in N dimensions takes ≈ 1/N of an
+  isotropic manifold's variance). The diagonal (μ = ν,
+  ``self_center_axis_alignment``) is the share of a manifold's variance along its
+  own center, e.g. from gain changes.
+- **principal angles** between the manifolds' principal subspaces (the top-k
+  axes, k = ``n_axes`` or the fewest axes that explain ``variance`` of the
+  manifold's variance): mean angle (degrees) and subspace overlap (mean cos²θ).
 
-k_μ is ``n_axes`` if given, else the fewest axes that explain ``variance`` (90 %)
-of the manifold's variance.
+These follow the geometric measures of the Chung group's later work (Chou et
+al., GLUE — the "geometric measures of linear separability" that relate capacity
+to center alignment, axis alignment and center–axis alignment — and Kuoch et al.
+2023, who use them to follow how class manifolds untangle across the layers of
+trained networks); the covariance-overlap form used here is the basis-free
+version of their "axis alignment" between principal axes.
 
 Examples
 --------
@@ -30,7 +47,7 @@ Examples
 >>> u = rng.standard_normal(50)
 >>> segs = [rng.standard_normal(50)[None] + np.linspace(-1, 1, 5)[:, None] * u for _ in range(6)]
 >>> res = manifold_alignment(segs, n_t=50)
->>> round(res.axis_alignment, 6)            # all segments share one direction
+>>> round(res.axis_alignment, 6)            # all segments vary along one direction
 1.0
 """
 from __future__ import annotations
@@ -41,9 +58,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from analysis.capacity import _as_manifolds, _capacity_from_prepared, _prepare
+from analysis._manifolds import anchor_points, as_manifolds, gaussian_samples, prepare_manifolds
 
-__all__ = ["ManifoldAlignmentResult", "manifold_alignment", "plot_alignment"]
+__all__ = ["ManifoldAlignmentResult", "manifold_alignment", "covariance_overlap"]
 
 _MATRICES = (
     "center_alignment",
@@ -64,11 +81,12 @@ class ManifoldAlignmentResult:
     labels : list of str
     matrices : dict of name → np.ndarray (P, P)
         ``center_alignment``, ``axis_alignment``, ``anchor_axis_alignment``,
-        ``center_axis_alignment`` (row μ: center of μ, column ν: axes of ν),
+        ``center_axis_alignment`` (row μ: center of μ, column ν: covariance of ν),
         ``principal_angle`` (mean principal angle, degrees), ``subspace_overlap``
-        (mean cos² of the principal angles). Dimensionless unless stated.
+        (mean cos² of the principal angles). Dimensionless unless stated; see the
+        module docstring for the definitions.
     n_axes : np.ndarray (P,)
-        Principal axes kept per manifold.
+        Principal axes per manifold used for the principal angles.
     """
 
     labels: list
@@ -82,22 +100,27 @@ class ManifoldAlignmentResult:
 
     @property
     def center_alignment(self) -> float:
+        """Mean over pairs μ ≠ ν of |ĉ_μ·ĉ_ν|."""
         return self._offdiag_mean("center_alignment")
 
     @property
     def axis_alignment(self) -> float:
+        """Mean over pairs μ ≠ ν of the normalised covariance overlap."""
         return self._offdiag_mean("axis_alignment")
 
     @property
     def anchor_axis_alignment(self) -> float:
+        """Mean over pairs μ ≠ ν of the normalised overlap of the anchor-point covariances."""
         return self._offdiag_mean("anchor_axis_alignment")
 
     @property
     def center_axis_alignment(self) -> float:
+        """Mean over pairs μ ≠ ν of ĉ_μᵀC_νĉ_μ / tr C_ν."""
         return self._offdiag_mean("center_axis_alignment")
 
     @property
     def self_center_axis_alignment(self) -> float:
+        """Mean over μ of ĉ_μᵀC_μĉ_μ / tr C_μ (variance along the manifold's own center)."""
         return float(np.mean(np.diag(self.matrices["center_axis_alignment"])))
 
     @property
@@ -107,6 +130,7 @@ class ManifoldAlignmentResult:
 
     @property
     def subspace_overlap(self) -> float:
+        """Mean over pairs of the mean cos² of the principal angles."""
         return self._offdiag_mean("subspace_overlap")
 
     def summary(self) -> dict:
@@ -130,34 +154,11 @@ class ManifoldAlignmentResult:
             data[name] = self.matrices[name][a, b]
         return pd.DataFrame(data)
 
-    def plot(self):
-        """Heatmaps of center alignment, axis alignment and subspace overlap."""
-        return plot_alignment(self)
+    def plot(self, ax=None):
+        """Heatmaps of the alignment matrices: :func:`analysis.plot.manifolds.plot_alignment`."""
+        from analysis.plot.manifolds import plot_alignment
 
-
-def plot_alignment(result: ManifoldAlignmentResult):
-    """Figure: pairwise center alignment, axis alignment and subspace overlap (heatmaps).
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-    """
-    import matplotlib.pyplot as plt
-    import seaborn as sns
-
-    names = [("center_alignment", "center alignment |cos|"), ("axis_alignment", "axis alignment |cos|"),
-             ("subspace_overlap", "subspace overlap mean cos²θ")]
-    with sns.axes_style("white"):
-        fig, axes = plt.subplots(1, 3, figsize=(12, 3.8))
-        for ax, (name, title) in zip(axes, names):
-            df = pd.DataFrame(result.matrices[name], index=result.labels, columns=result.labels)
-            sns.heatmap(df, ax=ax, vmin=0, vmax=1, cmap="viridis", square=True,
-                        cbar_kws={"label": title})
-            ax.set_xlabel("manifold")
-            ax.set_ylabel("manifold")
-            ax.set_title(title)
-        fig.tight_layout()
-    return fig
+        return plot_alignment(self, ax=ax)
 
 
 def _n_keep(var: torch.Tensor, n_axes, variance) -> int:
@@ -170,15 +171,38 @@ def _n_keep(var: torch.Tensor, n_axes, variance) -> int:
     return min(int((frac < variance - 1e-12).sum()) + 1, r)
 
 
-def _weighted_abs_cos(axes: list[torch.Tensor], weights: list[torch.Tensor]) -> np.ndarray:
-    """A_μν = Σ_ij w_μi w_νj |u_μi·u_νj| for unit axes (N, k_μ)."""
-    P = len(axes)
-    U = torch.cat(axes, dim=1)
-    w = torch.cat(weights)
-    owner = torch.cat([torch.full((a.shape[1],), i, device=U.device) for i, a in enumerate(axes)])
-    E = torch.nn.functional.one_hot(owner, P).to(U.dtype)  # (Σk, P)
-    A = (U.T @ U).abs() * (w[:, None] * w[None, :])
-    return (E.T @ A @ E).cpu().numpy()
+def covariance_overlap(factors: list[torch.Tensor]) -> np.ndarray:
+    """Normalised Frobenius overlaps ⟨C_μ, C_ν⟩_F / (‖C_μ‖_F ‖C_ν‖_F) of covariances C_μ = Z_μᵀZ_μ.
+
+    Parameters
+    ----------
+    factors : list of torch.Tensor (r_μ, N)
+        Any factor Z_μ of each covariance (e.g. centered samples / √M, or
+        diag(σ) Uᵀ of its top axes); ⟨C_μ, C_ν⟩_F = ‖Z_μ Z_νᵀ‖_F², so no N × N
+        matrix is formed.
+
+    Returns
+    -------
+    np.ndarray (P, P)
+        Symmetric, in [0, 1], ones on the diagonal (0 for a zero covariance).
+
+    Examples
+    --------
+    >>> import torch
+    >>> Z = torch.eye(3, dtype=torch.float64)
+    >>> covariance_overlap([Z[:2], Z[:2] * 5, Z[2:]]).round(6).tolist()
+    [[1.0, 1.0, 0.0], [1.0, 1.0, 0.0], [0.0, 0.0, 1.0]]
+    """
+    P = len(factors)
+    Zall = torch.cat(factors, dim=0)
+    owner = torch.cat([torch.full((z.shape[0],), i, device=Zall.device) for i, z in enumerate(factors)])
+    E = torch.nn.functional.one_hot(owner, P).to(Zall.dtype)  # (Σr, P)
+    out = torch.empty(P, P, dtype=Zall.dtype, device=Zall.device)
+    for i, z in enumerate(factors):  # one row block at a time: memory r_μ × Σr
+        out[i] = (((z @ Zall.T) ** 2) @ E).sum(0)
+    norm = torch.sqrt(torch.diagonal(out)).clamp(min=1e-300)
+    A = out / norm[:, None] / norm[None, :]
+    return A.clamp(0.0, 1.0).cpu().numpy()
 
 
 def manifold_alignment(
@@ -195,53 +219,72 @@ def manifold_alignment(
 ) -> ManifoldAlignmentResult:
     """Center, axis, anchor-axis and center–axis alignment and principal angles of P manifolds.
 
+    Definitions, ranges and invariances are in the module docstring
+    (:mod:`analysis.alignment`).
+
     Parameters
     ----------
     manifolds : as in :func:`analysis.capacity.manifold_capacity`
-        Every manifold needs at least 2 samples (its axes must exist).
+        Every manifold needs at least 2 distinct samples (its covariance must not vanish).
     kappa, n_t, seed, device, remove_center_correlations
         Passed to the capacity solution that gives the anchor points.
     by : str, optional
         Presentation coord that labels the manifolds of an assembly.
     n_axes : int, optional
-        Principal / anchor axes kept per manifold (default: enough for ``variance``).
+        Restrict every covariance (samples and anchor points) to its top-k axes, and
+        use k axes for the principal angles. Default: full covariances; principal
+        subspaces explain ``variance`` of each manifold's variance.
     variance : float
-        Fraction of variance the kept axes explain when ``n_axes`` is None.
+        Fraction of variance the principal subspaces explain when ``n_axes`` is None.
 
     Returns
     -------
     ManifoldAlignmentResult
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> B = np.linalg.qr(rng.standard_normal((40, 40)))[0]
+    >>> a = 3 * B[0] + rng.standard_normal((20, 2)) @ B[2:4]   # varies in span(B2, B3)
+    >>> b = 3 * B[1] + rng.standard_normal((20, 2)) @ B[4:6]   # varies in span(B4, B5)
+    >>> res = manifold_alignment([a, b], n_t=50, remove_center_correlations=False)
+    >>> round(float(res.matrices["axis_alignment"][0, 1]), 6)   # orthogonal subspaces
+    0.0
     """
     if not 0 < variance <= 1:
         raise ValueError(f"variance must be in (0, 1]; got {variance}")
     if n_axes is not None and int(n_axes) < 1:
         raise ValueError(f"n_axes must be ≥ 1 or None; got {n_axes}")
-    Xs, labels, device = _as_manifolds(manifolds, by, device)
+    Xs, labels, device = as_manifolds(manifolds, by, device)
     for lab, x in zip(labels, Xs):
         if x.shape[0] < 2:
             raise ValueError(
-                f"manifold {lab!r} has a single sample: its axes (geometry) are undefined; "
+                f"manifold {lab!r} has a single sample: its covariance (axes) is undefined; "
                 f"alignment needs at least 2 samples per manifold"
             )
     P = len(Xs)
-    origin = torch.cat(Xs).mean(dim=0)
+    origin = sum(x.sum(dim=0) for x in Xs) / sum(x.shape[0] for x in Xs)
     centers = torch.stack([x.mean(dim=0) for x in Xs]) - origin
     cn = centers / centers.norm(dim=1, keepdim=True).clamp(min=1e-300)
-    center_al = (cn @ cn.T).abs().cpu().numpy()
+    center_al = (cn @ cn.T).abs().clamp(max=1.0).cpu().numpy()
 
-    axes, weights, ks = [], [], []
+    factors, axes, ks = [], [], []
     for lab, x in zip(labels, Xs):
-        _, s, Wt = torch.linalg.svd(x - x.mean(dim=0), full_matrices=False)
+        _, s, Wt = torch.linalg.svd((x - x.mean(dim=0)) / np.sqrt(x.shape[0]), full_matrices=False)
+        r = _n_keep(s**2, None, 1.0)
+        if r == 0:
+            raise ValueError(f"manifold {lab!r}: all its samples coincide, so it has no covariance")
+        kf = r if n_axes is None else min(int(n_axes), r)
+        factors.append(s[:kf, None] * Wt[:kf])  # C_μ (top-k) = Zᵀ Z
         k = _n_keep(s**2, n_axes, variance)
-        if k == 0:
-            raise ValueError(f"manifold {lab!r}: all its samples coincide, so it has no axes")
         axes.append(Wt[:k].T)
-        weights.append(s[:k] ** 2 / (s[:k] ** 2).sum())
         ks.append(k)
-    axis_al = _weighted_abs_cos(axes, weights)
-    owner = torch.cat([torch.full((a.shape[1],), i, device=device) for i, a in enumerate(axes)])
-    E = torch.nn.functional.one_hot(owner, P).to(cn.dtype)  # (Σk, P)
-    center_axis = (((cn @ torch.cat(axes, dim=1)).abs() * torch.cat(weights)) @ E).cpu().numpy()
+    axis_al = covariance_overlap(factors)
+    # center–axis: ĉ_μᵀ C_ν ĉ_μ / tr C_ν = ‖Z_ν ĉ_μ‖² / ‖Z_ν‖_F²
+    traces = torch.stack([(z**2).sum() for z in factors])
+    center_axis = torch.stack([((z @ cn.T) ** 2).sum(0) for z in factors], dim=1) / traces[None, :]
+    center_axis = center_axis.clamp(0.0, 1.0).cpu().numpy()
 
     kmax = max(ks)
     Upad = torch.zeros(P, Xs[0].shape[1], kmax, dtype=Xs[0].dtype, device=device)
@@ -255,11 +298,14 @@ def manifold_alignment(
     angles = torch.rad2deg(torch.arccos(cos))
     principal_angle = ((angles * valid).sum(-1) / kk).cpu().numpy()
     overlap = (((cos**2) * valid).sum(-1) / kk).cpu().numpy()
+    np.fill_diagonal(principal_angle, 0.0)  # a subspace with itself (arccos is ill-conditioned at 1)
+    np.fill_diagonal(overlap, 1.0)
 
-    # anchor-point axes from the capacity solution
-    prep = _prepare(Xs, remove_center_correlations, seed, keep_bases=True)
-    _, t, s_tilde = _capacity_from_prepared(prep, labels, kappa, int(n_t), seed, device)
-    a_axes, a_weights = [], []
+    # anchor points of the capacity solution, their covariances mapped back to feature space
+    prep = prepare_manifolds(Xs, remove_center_correlations, seed, keep_bases=True)
+    t = gaussian_samples(prep.S, labels, int(n_t), seed, device)
+    s_tilde, _ = anchor_points(prep.S, float(kappa), t, device)
+    a_factors = []
     for i, S in enumerate(prep.S):
         D = S.shape[0] - 1
         if D == 0:
@@ -268,13 +314,9 @@ def manifold_alignment(
         dev = sD - sD.mean(dim=1, keepdim=True)
         evals, evecs = torch.linalg.eigh(dev @ dev.T / dev.shape[1])
         evals, evecs = evals.flip(0).clamp(min=0), evecs.flip(1)
-        k = max(_n_keep(evals, n_axes, variance), 1)
-        ax = prep.bases[i] @ evecs[:, :k]
-        a_axes.append(ax / ax.norm(dim=0, keepdim=True).clamp(min=1e-300))
-        tot = evals[:k].sum()
-        a_weights.append(evals[:k] / tot if tot > 0 else torch.full((k,), 1.0 / k, dtype=evals.dtype,
-                                                                    device=evals.device))
-    anchor_al = _weighted_abs_cos(a_axes, a_weights)
+        k = D if n_axes is None else min(int(n_axes), D)
+        a_factors.append(evals[:k, None].sqrt() * (prep.bases[i] @ evecs[:, :k]).T)
+    anchor_al = covariance_overlap(a_factors)
     mats = {
         "center_alignment": center_al,
         "axis_alignment": axis_al,

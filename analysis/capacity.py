@@ -59,16 +59,20 @@ True
 """
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-import torch
 
-from analysis._nnqp import batched_nonnegative_qp
-from analysis._stiefel import center_subspace, mean_abs_correlation
+from analysis._manifolds import (
+    PreparedManifolds,
+    anchor_geometry,
+    anchor_points,
+    as_manifolds,
+    gaussian_samples,
+    prepare_manifolds,
+)
 
 __all__ = [
     "ManifoldCapacityResult",
@@ -78,218 +82,7 @@ __all__ = [
     "linearly_separable",
     "manifold_geometry_by_layer",
     "manifold_geometry_by_region",
-    "plot_geometry_by_layer",
-    "plot_manifold_geometry",
 ]
-
-_DTYPE = torch.float64
-
-
-# ----------------------------------------------------------------------------- inputs
-def _as_manifolds(manifolds, by: str | None, device) -> tuple[list[torch.Tensor], list[str], torch.device]:
-    """Turn the accepted inputs into a list of float64 tensors (M_μ, N) and labels."""
-    import xarray as xr
-
-    if isinstance(manifolds, tuple) and len(manifolds) == 2 and isinstance(manifolds[0], xr.DataArray):
-        manifolds, by = manifolds
-    if isinstance(manifolds, xr.DataArray):
-        from analysis.assemblies import PRESENTATION, validate
-
-        validate(manifolds)
-        if manifolds.ndim != 2:
-            raise ValueError(
-                f"the assembly has dims {manifolds.dims}; manifold analyses need 2-D "
-                f"(presentation, neuroid) data — select or average a time bin first"
-            )
-        if by is None:
-            raise ValueError(
-                "an assembly was given without the presentation coord that labels the manifolds; "
-                "pass e.g. manifold_capacity(assembly, by='object_name') or (assembly, 'object_name')"
-            )
-        if by not in manifolds.coords or manifolds[by].dims != (PRESENTATION,):
-            pres = [str(c) for c in manifolds.coords if manifolds[c].dims == (PRESENTATION,)]
-            raise ValueError(f"{by!r} is not a presentation coord of the assembly; available: {pres}")
-        labels_all = manifolds[by].values
-        _, first = np.unique(labels_all, return_index=True)
-        labels = [labels_all[i] for i in np.sort(first)]
-        values = np.asarray(manifolds.values)
-        arrays = [values[labels_all == lab] for lab in labels]
-        labels = [str(lab) for lab in labels]
-    elif isinstance(manifolds, (list, tuple)):
-        arrays = list(manifolds)
-        labels = [str(i) for i in range(len(arrays))]
-    elif isinstance(manifolds, Mapping):
-        labels = [str(k) for k in manifolds]
-        arrays = list(manifolds.values())
-    else:
-        raise TypeError(
-            f"manifolds must be a list of arrays/tensors of shape (M, N), a dict of them, or an "
-            f"assembly with by=<presentation coord>; got {type(manifolds).__name__}"
-        )
-    if len(arrays) < 2:
-        raise ValueError(f"manifold capacity needs at least P = 2 manifolds; got P = {len(arrays)}")
-    if device is None:
-        device = next((a.device for a in arrays if isinstance(a, torch.Tensor)), torch.device("cpu"))
-    device = torch.device(device)
-    out = []
-    for i, a in enumerate(arrays):
-        t = a.detach() if isinstance(a, torch.Tensor) else torch.as_tensor(np.asarray(a, dtype=np.float64))
-        if t.ndim != 2:
-            raise ValueError(
-                f"manifold {labels[i]!r} must be 2-D (M samples, N features); got shape {tuple(t.shape)}. "
-                f"Reshape a single point to (1, N)."
-            )
-        if t.shape[0] < 1:
-            raise ValueError(f"manifold {labels[i]!r} has no samples")
-        t = t.to(device=device, dtype=_DTYPE)
-        if not bool(torch.isfinite(t).all()):
-            n_bad = int((~torch.isfinite(t)).sum())
-            raise ValueError(
-                f"manifold {labels[i]!r} holds {n_bad} NaN/inf value(s); remove or impute them first"
-            )
-        out.append(t)
-    sizes = {t.shape[1] for t in out}
-    if len(sizes) > 1:
-        shapes = [tuple(t.shape) for t in out]
-        raise ValueError(
-            f"all manifolds must have the same number of features N; got shapes {shapes[:10]}"
-            f"{' ...' if len(shapes) > 10 else ''}"
-        )
-    return out, labels, device
-
-
-# ----------------------------------------------------------------------------- pipeline
-@dataclass
-class _Prepared:
-    S: list  # per manifold (D_μ+1, M_μ): row 0 center coordinate (=1), rows 1..D axes
-    bases: list | None  # per manifold (N, D_μ) orthonormal basis of the offsets, or None
-    center_norms: np.ndarray
-    K: int
-    rho_before: float
-    rho_after: float
-    removed: torch.Tensor  # (N, K)
-
-
-def _prepare(Xs: list[torch.Tensor], remove: bool, seed: int, keep_bases: bool) -> _Prepared:
-    """Steps 1–3 of the module docstring."""
-    allx = torch.cat(Xs, dim=0)
-    origin = allx.mean(dim=0, keepdim=True)
-    centers = torch.stack([x.mean(dim=0) for x in Xs])
-    if remove:
-        V, K, rho0, rho1 = center_subspace(centers, seed=seed)
-    else:
-        rho0 = mean_abs_correlation(centers - centers.mean(dim=0, keepdim=True))
-        V, K, rho1 = centers.new_zeros((centers.shape[1], 0)), 0, rho0
-    S, bases, norms = [], [] if keep_bases else None, []
-    for i, x in enumerate(Xs):
-        xr = x - origin
-        if K:
-            xr = xr - (xr @ V) @ V.T
-        c = xr.mean(dim=0)
-        cn = c.norm()
-        scale = xr.abs().max().clamp(min=1e-300)
-        if not bool(cn > 1e-12 * scale):
-            raise ValueError(
-                f"manifold {i}: its center coincides with the global mean after removing the common "
-                f"center subspace, so its capacity is undefined; check for duplicated manifolds"
-            )
-        off = (xr - c) / cn  # (M, N)
-        U, s, Wt = torch.linalg.svd(off, full_matrices=False)
-        tol = max(off.shape) * torch.finfo(_DTYPE).eps * max(float(s.max()) if s.numel() else 0.0, 1.0)
-        r = int((s > tol).sum())
-        Y = U[:, :r] * s[:r]  # (M, r) coordinates of the offsets
-        # deterministic signs (largest |entry| positive) so that results are rotation-invariant
-        if r:
-            sign = torch.sign(Y.gather(0, Y.abs().argmax(dim=0, keepdim=True)))[0]
-            sign = torch.where(sign == 0, torch.ones_like(sign), sign)
-            Y = Y * sign
-            if keep_bases:
-                bases.append(Wt[:r].T * sign)
-        elif keep_bases:
-            bases.append(off.new_zeros((off.shape[1], 0)))
-        S.append(torch.cat([torch.ones(1, x.shape[0], dtype=_DTYPE, device=x.device), Y.T], dim=0))
-        norms.append(float(cn))
-    return _Prepared(S, bases, np.asarray(norms), K, rho0, rho1, V)
-
-
-def _manifold_seed(seed: int, label: str) -> int:
-    """Seed of one manifold's Gaussian samples, from ``seed`` and the manifold's label."""
-    text = f"{int(seed)}|{label}"
-    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little") >> 1
-
-
-def _sample_t(S_list, labels, n_t, seed, device):
-    P = len(S_list)
-    Dmax1 = max(s.shape[0] for s in S_list)
-    t = torch.zeros(P, Dmax1, n_t, dtype=_DTYPE, device=device)
-    for i, s in enumerate(S_list):
-        g = torch.Generator(device="cpu").manual_seed(_manifold_seed(seed, labels[i]))
-        t[i, : s.shape[0]] = torch.randn(s.shape[0], n_t, generator=g, dtype=_DTYPE).to(device)
-    return t
-
-
-def _anchor_points(S_list, kappa, t, device):
-    """Step 4: anchor points s̃ (P, Dmax+1, n_t) for every manifold and sample, batched."""
-    P = len(S_list)
-    Dmax1 = t.shape[1]
-    n_t = t.shape[2]
-    Mmax = max(s.shape[1] for s in S_list)
-    S = torch.zeros(P, Dmax1, Mmax, dtype=_DTYPE, device=device)
-    pmask = torch.zeros(P, Mmax, dtype=torch.bool, device=device)
-    for i, s in enumerate(S_list):
-        S[i, : s.shape[0], : s.shape[1]] = s
-        pmask[i, : s.shape[1]] = True
-    padded = not bool(pmask.all())  # manifolds of unequal size: mask the padding slots
-    proj = S.transpose(1, 2) @ t  # (P, Mmax, n_t): t·s
-    neg_inf = torch.tensor(-torch.inf, dtype=_DTYPE, device=device)
-    proj_m = torch.where(pmask[:, :, None], proj, neg_inf) if padded else proj
-    gmax, arg = proj_m.max(dim=1)  # (P, n_t)
-    interior = gmax + kappa < 0
-    G = S.transpose(1, 2) @ S
-    B = proj + kappa
-    if padded:
-        eye = torch.eye(Mmax, dtype=_DTYPE, device=device)
-        pad2 = ~(pmask[:, :, None] & pmask[:, None, :])
-        G = torch.where(pad2, eye.expand(P, Mmax, Mmax), G)
-        B = torch.where(~pmask[:, :, None], torch.tensor(-1.0, dtype=_DTYPE, device=device), B)
-    # interior samples have b = t·s + κ < 0 for every point, so the solver returns λ = 0
-    # for them without any work (no QP is solved)
-    lam, info = batched_nonnegative_qp(G, B)
-    if padded:
-        lam = torch.where(pmask[:, :, None], lam, torch.zeros((), dtype=_DTYPE, device=device))
-    Slam = S @ lam  # (P, Dmax1, n_t) = t − v
-    total = lam.sum(dim=1)  # Σλ
-    s_max = torch.gather(S, 2, arg[:, None, :].expand(P, Dmax1, n_t))
-    # mftma: a solution within 1e-8 of t is treated as interior
-    use_max = interior | (torch.linalg.vector_norm(Slam, dim=1) < 1e-8) | (total <= 0)
-    s_tilde = torch.where(use_max[:, None, :], s_max, Slam / total.clamp(min=1e-300)[:, None, :])
-    info["n_interior"] = int(interior.sum())
-    return s_tilde, info
-
-
-def _geometry(S_list, t, s_tilde, kappa):
-    """Step 5: α_μ, R_M and D_M per manifold."""
-    P = len(S_list)
-    alphas, radii, dims = np.empty(P), np.empty(P), np.empty(P)
-    for i, s in enumerate(S_list):
-        d1 = s.shape[0]
-        D = d1 - 1
-        ti, si = t[i, :d1], s_tilde[i, :d1]
-        ts = (ti * si).sum(0)
-        ssq = (si**2).sum(0)
-        F = torch.where(ssq > 0, (ts + kappa).clamp(min=0) ** 2 / ssq.clamp(min=1e-300), 0.0)
-        meanF = float(F.mean())
-        alphas[i] = np.inf if meanF == 0 else 1.0 / meanF
-        ds = (si - si.mean(dim=1, keepdim=True))[1:] / si[0:1]
-        radii[i] = float(torch.sqrt((ds**2).sum(0).mean()))
-        if D == 0:
-            dims[i] = 0.0
-        else:
-            tD, sD = ti[1:], si[1:]
-            th = tD / tD.norm(dim=0, keepdim=True)
-            sh = sD / torch.sqrt((sD**2).sum(0, keepdim=True) + 1e-12)
-            dims[i] = D * float((th * sh).sum(0).mean()) ** 2
-    return alphas, radii, dims
 
 
 # ----------------------------------------------------------------------------- results
@@ -374,38 +167,11 @@ class ManifoldCapacityResult:
             }
         )
 
-    def plot(self):
-        """Seaborn figure: per-manifold capacity, radius and dimension (strip + summary line)."""
-        return plot_manifold_geometry(self)
+    def plot(self, ax=None):
+        """Per-manifold capacity, radius and dimension: :func:`analysis.plot.manifolds.plot_manifold_geometry`."""
+        from analysis.plot.manifolds import plot_manifold_geometry
 
-
-def plot_manifold_geometry(result: ManifoldCapacityResult):
-    """Figure with the per-manifold α, R_M and D_M of one capacity result.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-    """
-    import matplotlib.pyplot as plt
-    import seaborn as sns
-
-    df = result.to_dataframe()
-    with sns.axes_style("whitegrid"):
-        fig, axes = plt.subplots(1, 3, figsize=(10, 3.2))
-        for ax, col, summ, lab in zip(
-            axes,
-            ["capacity", "radius", "dimension"],
-            [result.capacity, result.radius, result.dimension],
-            ["capacity α (manifolds / dimension)", "radius R_M (× center norm)", "dimension D_M (dims)"],
-        ):
-            sns.stripplot(y=df[col], ax=ax, color="0.3", size=3, jitter=0.25)
-            ax.axhline(summ, color="C3", label="summary")
-            ax.set_ylabel(lab)
-            ax.set_xlabel("manifolds")
-        axes[0].legend(loc="best", fontsize=8)
-        fig.suptitle(f"P = {len(df)} manifolds, κ = {result.kappa:g}, K = {result.K}")
-        fig.tight_layout()
-    return fig
+        return plot_manifold_geometry(self, ax=ax)
 
 
 def manifold_capacity(
@@ -464,15 +230,25 @@ def manifold_capacity(
         raise ValueError(f"kappa must be a finite margin ≥ 0; got {kappa}")
     if int(n_t) < 1:
         raise ValueError(f"n_t must be a positive number of Gaussian samples; got {n_t}")
-    Xs, labels, device = _as_manifolds(manifolds, by, device)
-    prep = _prepare(Xs, remove_center_correlations, seed, keep_bases=False)
-    return _capacity_from_prepared(prep, labels, kappa, int(n_t), seed, device)[0]
+    Xs, labels, device = as_manifolds(manifolds, by, device)
+    prep = prepare_manifolds(Xs, remove_center_correlations, seed)
+    return capacity_from_prepared(prep, labels, kappa, int(n_t), seed, device)[0]
 
 
-def _capacity_from_prepared(prep, labels, kappa, n_t, seed, device):
-    t = _sample_t(prep.S, labels, n_t, seed, device)
-    s_tilde, info = _anchor_points(prep.S, float(kappa), t, device)
-    a, r, d = _geometry(prep.S, t, s_tilde, float(kappa))
+def capacity_from_prepared(prep: PreparedManifolds, labels, kappa: float, n_t: int, seed: int, device):
+    """Steps 4–5 on prepared manifolds; returns (result, t, s̃) — the samples and anchors too.
+
+    Parameters
+    ----------
+    prep : analysis._manifolds.PreparedManifolds
+    labels : list of str
+    kappa, n_t, seed, device
+        As in :func:`manifold_capacity`.
+    """
+    t = gaussian_samples(prep.S, labels, n_t, seed, device)
+    s_tilde, info = anchor_points(prep.S, float(kappa), t, device)
+    spans = np.array([s.shape[0] - 1 for s in prep.S])
+    a, r, d = anchor_geometry(spans, t, s_tilde, float(kappa))
     res = ManifoldCapacityResult(
         capacities=a,
         radii=r,
@@ -483,7 +259,7 @@ def _capacity_from_prepared(prep, labels, kappa, n_t, seed, device):
         K=prep.K,
         kappa=float(kappa),
         n_t=n_t,
-        spans=np.array([s.shape[0] - 1 for s in prep.S]),
+        spans=spans,
         solver_info=info,
     )
     return res, t, s_tilde
@@ -619,7 +395,7 @@ def simulated_capacity(
     """
     from tqdm.auto import tqdm
 
-    Xs, labels, _ = _as_manifolds(manifolds, by, "cpu")
+    Xs, labels, _ = as_manifolds(manifolds, by, "cpu")
     if int(n_rep) < 1:
         raise ValueError(f"n_rep must be ≥ 1; got {n_rep}")
     Xs = [x.numpy() for x in Xs]
@@ -751,46 +527,3 @@ def manifold_geometry_by_region(
     parts = {str(r): recording.isel({NEUROID: np.flatnonzero(reg == r)}) for r in regions}
     return manifold_geometry_by_layer(parts, by, kappa, n_t, seed, device, remove_center_correlations,
                                       alignment, progress)
-
-
-def plot_geometry_by_layer(table: pd.DataFrame, x: str = "layer", hue: str | None = None):
-    """Capacity, radius and dimension (and alignment, if present) against layer.
-
-    Parameters
-    ----------
-    table : pandas.DataFrame
-        From :func:`manifold_geometry_by_layer` / :func:`manifold_geometry_by_region`
-        (concatenate several with a ``hue`` column such as ``model`` to compare).
-    x : str
-        Column on the x axis (kept in table order).
-    hue : str, optional
-        Column that distinguishes lines.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-    """
-    import matplotlib.pyplot as plt
-    import seaborn as sns
-
-    panels = [
-        ("capacity", "capacity α (manifolds / dimension)"),
-        ("radius", "radius R_M (× center norm)"),
-        ("dimension", "dimension D_M (dims)"),
-    ]
-    if "center_alignment" in table:
-        panels.append(("center_alignment", "center alignment (mean |cos|)"))
-    for col, _ in panels:
-        if col not in table:
-            raise ValueError(f"table has no {col!r} column; build it with manifold_geometry_by_layer")
-    order = list(dict.fromkeys(table[x].astype(str)))
-    df = table.assign(**{x: table[x].astype(str)})
-    with sns.axes_style("whitegrid"):
-        fig, axes = plt.subplots(1, len(panels), figsize=(3.3 * len(panels), 3.2))
-        for ax, (col, lab) in zip(np.atleast_1d(axes), panels):
-            sns.pointplot(data=df, x=x, y=col, hue=hue, order=order, ax=ax, markers="o")
-            ax.set_ylabel(lab)
-            ax.set_xlabel(x)
-            ax.tick_params(axis="x", rotation=45)
-        fig.tight_layout()
-    return fig

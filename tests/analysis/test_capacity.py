@@ -12,18 +12,18 @@ import pytest
 import torch
 from scipy import integrate, optimize, stats
 
+from analysis._manifolds import anchor_points
 from analysis._nnqp import batched_nonnegative_qp
 from analysis._stiefel import center_subspace
 from analysis.assemblies import make_assembly
 from analysis.capacity import (
-    _anchor_points,
     linearly_separable,
     manifold_capacity,
     manifold_geometry_by_layer,
     manifold_geometry_by_region,
-    plot_geometry_by_layer,
     simulated_capacity,
 )
+from analysis.plot.manifolds import plot_geometry_by_layer
 
 
 # ----------------------------------------------------------------------------- closed forms
@@ -161,7 +161,7 @@ def test_batched_anchors_match_per_t_general_qp(kappa, shape):
     t = torch.zeros(len(S_list), Dmax1, n_t, dtype=torch.float64)
     for i, s in enumerate(S_list):
         t[i, : s.shape[0]] = torch.as_tensor(rng.standard_normal((s.shape[0], n_t)))
-    s_tilde, info = _anchor_points(S_list, kappa, t, "cpu")
+    s_tilde, info = anchor_points(S_list, kappa, t, "cpu")
     checked = 0
     for i, s in enumerate(S_list):
         Sn = s.numpy()
