@@ -48,6 +48,8 @@ __all__ = [
     "modulation_table",
     "family_decoding",
     "data_efficiency",
+    "spatial_average",
+    "live_units",
 ]
 
 TEXTURE = "texture"
@@ -643,3 +645,90 @@ def data_efficiency(
                              "accuracy": c / te.shape[1], "n_correct": int(c),
                              "n_test": te.shape[1], "chance": chance})
     return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------------------
+# A model's texture representation and its live units
+# --------------------------------------------------------------------------------------
+
+
+def spatial_average(assembly: xr.DataArray) -> xr.DataArray:
+    """Each channel's responses averaged over positions: the model's texture statistics.
+
+    A texture model describes an image by spatial averages of its feature maps
+    (Portilla & Simoncelli 2000; Parthasarathy & Simoncelli 2020), so texture
+    classification reads ``mean_{x,y} r_c(x, y)`` per (layer, channel) rather
+    than position-specific units.
+
+    Parameters
+    ----------
+    assembly : xarray.DataArray (presentation, neuroid)
+        Model activations with neuroid coords ``layer`` and ``channel``
+        (:func:`analysis.activations.extract`); every position present is averaged.
+
+    Returns
+    -------
+    xarray.DataArray
+        One neuroid per (layer, channel), ``neuroid_id = '<layer>.<channel>'``,
+        attrs ``representation='spatial_average'``.
+
+    Examples
+    --------
+    >>> from analysis.assemblies import make_assembly
+    >>> a = make_assembly([[1.0, 3.0, 5.0]], stimulus_id=["s"],
+    ...                   neuroid_coords={"layer": ["v2"] * 3, "channel": [0, 0, 1]})
+    >>> spatial_average(a).values.tolist()
+    [[2.0, 5.0]]
+    """
+    check_assembly(assembly, "spatial_average")
+    for c in ("layer", "channel"):
+        if c not in assembly.coords or assembly[c].dims != (NEUROID,):
+            raise ValueError(
+                f"spatial_average needs the neuroid coord {c!r} (model activations from "
+                f"analysis.activations.extract); got neuroid coords "
+                f"{sorted(str(k) for k in assembly.coords if assembly[k].dims == (NEUROID,))}"
+            )
+    codes, _ = pd.factorize(pd.MultiIndex.from_arrays(
+        [assembly["layer"].values.astype(str), assembly["channel"].values]))  # order of appearance
+    counts = np.bincount(codes)
+    onehot = np.zeros((assembly.sizes[NEUROID], len(counts)))
+    onehot[np.arange(len(codes)), codes] = 1.0 / counts[codes]
+    values = assembly.values @ onehot
+    first = [int(np.flatnonzero(codes == k)[0]) for k in range(len(counts))]
+    layers = assembly["layer"].values[first].astype(str)
+    channels = assembly["channel"].values[first]
+    pcoords = {str(c): (PRESENTATION, assembly[c].values) for c in assembly.coords
+               if assembly[c].dims == (PRESENTATION,)}
+    return xr.DataArray(values, dims=(PRESENTATION, NEUROID), coords={
+        **pcoords, "neuroid_id": (NEUROID, [f"{a}.{b}" for a, b in zip(layers, channels)]),
+        "layer": (NEUROID, layers), "channel": (NEUROID, channels)},
+        attrs=dict(assembly.attrs, representation="spatial_average"))
+
+
+def live_units(assembly: xr.DataArray, tol: float = 1e-8) -> tuple[xr.DataArray, int]:
+    """The units that respond to the stimuli, and how many dead ones were excluded.
+
+    A unit is dead when its response never exceeds ``tol`` (a rectified unit that
+    is silent for every stimulus) or does not vary across stimuli (range ≤ ``tol``
+    times the population's largest range): its modulation index is 0/0 or
+    carries no stimulus information, and it would dilute a population mean.
+
+    Returns
+    -------
+    (assembly of live units, number of dead units)
+
+    Examples
+    --------
+    >>> from analysis.assemblies import make_assembly
+    >>> a = make_assembly([[0.0, 1.0, 2.0], [0.0, 1.0, 3.0]], stimulus_id=["a", "b"])
+    >>> live, n_dead = live_units(a)
+    >>> live.sizes["neuroid"], n_dead
+    (1, 2)
+    """
+    check_assembly(assembly, "live_units")
+    v = assembly.values
+    spread = v.max(0) - v.min(0)
+    scale = max(float(spread.max(initial=0.0)), 1e-300)
+    live = (v.max(0) > tol) & (spread > tol * scale)
+    return assembly.isel({NEUROID: np.flatnonzero(live)}), int((~live).sum())
+

@@ -352,3 +352,39 @@ def test_results_do_not_depend_on_the_memory_chunking_of_draws(recording):
     a = data_efficiency(models, n_train=[2], n_draws=5, progress=False)
     b = data_efficiency(models, n_train=[2], n_draws=5, max_batch_bytes=1, progress=False)
     pd.testing.assert_frame_equal(a, b)
+
+
+# --------------------------------------------------------------------------------------
+# texture representation (spatial average) and live units
+# --------------------------------------------------------------------------------------
+
+
+def test_spatial_average_of_a_conv_layer_equals_the_mean_over_its_feature_map():
+    from analysis.activations import extract
+    from analysis.stimuli import StimulusSet
+    from analysis.texture import spatial_average
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(1, 3, 3), torch.nn.ReLU())
+    imgs = np.random.default_rng(0).uniform(size=(4, 1, 12, 12))
+    stim = StimulusSet.from_images(imgs, name="noise", visual_degrees=4.0)
+    acts = extract(net, stim, ["1"], progress=False, model_degrees=4.0)["1"]
+    avg = spatial_average(acts)
+    with torch.no_grad():
+        ref = net(torch.tensor(imgs, dtype=torch.float32)).mean((2, 3)).numpy()
+    np.testing.assert_allclose(avg.values, ref, rtol=1e-5)
+    assert avg["neuroid_id"].values.tolist() == ["1.0", "1.1", "1.2"]
+    with pytest.raises(ValueError, match="neuroid coord 'layer'"):
+        spatial_average(make_assembly(np.ones((2, 2)), stimulus_id=["a", "b"]))
+
+
+def test_dead_units_are_excluded_and_counted():
+    from analysis.texture import live_units
+
+    rng = np.random.default_rng(0)
+    v = rng.uniform(0.1, 1.0, size=(10, 6))
+    v[:, 1] = 0.0          # silent
+    v[:, 4] = 0.7          # constant
+    live, n_dead = live_units(make_assembly(v, stimulus_id=[f"s{i}" for i in range(10)]))
+    assert n_dead == 2 and live.sizes["neuroid"] == 4
+    np.testing.assert_array_equal(live.values, v[:, [0, 2, 3, 5]])
