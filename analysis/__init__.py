@@ -4,11 +4,12 @@ The public API, by module (each name is also reachable as ``analysis.<name>``,
 imported on first use so that ``import analysis`` stays light):
 
 - ``assemblies``: make_assembly, validate, average_repetitions, align, save, load, is_simulated
-- ``stimuli``: StimulusSet, as_gray_image, resize_square, bundled_images, bundled_textures
+- ``stimuli``: StimulusSet, as_image, as_gray_image, rgb_to_luminance, resize_square, bundled_images,
+  bundled_textures
 - ``texture_stimuli``: phase_randomize, periodic_component, synthesize_texture, texture_stimulus_set
 - ``simulate``: SimulatedPopulation, simulate_recordings
 - ``datasets``: manifests, fetching and verification (``python -m analysis.datasets``)
-- ``activations``: extract
+- ``activations``: extract, StimulusImages
 - ``predictivity``: neural_predictivity, internal_consistency, ceiled_score, score_layers
 - ``rsa``: rdm, compare_rdms, cka, noise_ceiling, bootstrap
 - ``capacity``: manifold_capacity, simulated_capacity, manifold_geometry_by_layer,
@@ -26,10 +27,11 @@ __version__ = "0.1.0"
 
 _API = {
     "assemblies": ["make_assembly", "validate", "average_repetitions", "align", "save", "load", "is_simulated"],
-    "stimuli": ["StimulusSet", "as_gray_image", "resize_square", "bundled_images", "bundled_textures"],
+    "stimuli": ["StimulusSet", "as_image", "as_gray_image", "rgb_to_luminance", "resize_square", "bundled_images",
+                "bundled_textures"],
     "texture_stimuli": ["phase_randomize", "periodic_component", "synthesize_texture", "texture_stimulus_set"],
     "simulate": ["SimulatedPopulation", "simulate_recordings"],
-    "activations": ["extract"],
+    "activations": ["extract", "StimulusImages"],
     "predictivity": ["neural_predictivity", "internal_consistency", "ceiled_score", "score_layers"],
     "rsa": ["rdm", "compare_rdms", "cka", "noise_ceiling", "bootstrap"],
     "capacity": ["manifold_capacity", "simulated_capacity", "manifold_geometry_by_layer",

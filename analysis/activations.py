@@ -13,6 +13,16 @@ canvas of ``round(W · V / v)`` pixels; for ``v > V`` its central
 ``round(W · V / v)`` pixels are cropped. The canvas is then resized (bilinear,
 antialiased) to the model's input size.
 
+Images are streamed: a ``torch.utils.data.DataLoader`` reads them a batch at a
+time (from memory or from their files, in ``num_workers`` worker processes, into
+pinned memory when the model runs on a GPU), and only each layer's reduced features
+are kept, in memory or written batch by batch to one netCDF file per layer
+(``out_dir``), so memory stays bounded by the batch and the kept features, not by
+the number of stimuli. Colour follows the model: a model with ``in_channels == 1``
+sees luminance (:func:`analysis.stimuli.rgb_to_luminance`), one with
+``in_channels == 3`` sees RGB (gray stimuli repeated to three channels), any other
+module sees the stimuli's own channels.
+
 Examples
 --------
 >>> import numpy as np, torch
@@ -26,17 +36,20 @@ Examples
 """
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
 
+from analysis._progress import progress_bar
 from analysis.assemblies import make_assembly
-from analysis.stimuli import StimulusSet
+from analysis.stimuli import StimulusSet, convert_color
 
-__all__ = ["extract", "place_on_screen", "layer_names"]
+__all__ = ["extract", "place_on_screen", "layer_names", "StimulusImages"]
 
 
 def layer_names(model: torch.nn.Module) -> list[str]:
@@ -119,6 +132,60 @@ def _pool_shape(c: int, h: int, w: int, budget: int) -> tuple[int, int]:
     return max(1, min(h, int(np.floor(h * scale)))), max(1, min(w, int(np.floor(w * scale))))
 
 
+class StimulusImages(torch.utils.data.Dataset):
+    """A stimulus set as a torch ``Dataset``: item ``i`` is image ``i`` as a float32
+    ``(C, H, W)`` tensor, converted to ``color`` (see :func:`analysis.stimuli.as_image`).
+
+    Images are read one at a time (from memory or from the set's files), so a
+    ``DataLoader`` over it holds only its batches.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from analysis.stimuli import StimulusSet
+    >>> data = StimulusImages(StimulusSet.from_images(np.zeros((2, 8, 8))), color="rgb")
+    >>> tuple(data[1].shape)
+    (3, 8, 8)
+    """
+
+    def __init__(self, stimulus_set: StimulusSet, color: str | None = None):
+        self.stimulus_set = stimulus_set
+        self.color = color
+
+    def __len__(self) -> int:
+        return len(self.stimulus_set)
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(self.stimulus_set.image(index, self.color)))
+
+
+def _collate(images: list[torch.Tensor]) -> torch.Tensor:
+    """Stack one batch; a batch that mixes gray and RGB images becomes RGB."""
+    if len({im.shape[0] for im in images}) > 1:
+        images = [torch.from_numpy(convert_color(im.numpy(), "rgb")) for im in images]
+    shapes = {tuple(im.shape) for im in images}
+    if len(shapes) > 1:
+        raise ValueError(
+            f"stimuli of one batch differ in size {sorted(shapes)[:3]}; extract needs images of "
+            f"one size (resize them, e.g. with analysis.stimuli.resize_square)"
+        )
+    return torch.stack(images)
+
+
+def _model_color(model: torch.nn.Module, stimulus_set: StimulusSet) -> str | None:
+    in_channels = getattr(model, "in_channels", None)
+    if in_channels == 1:
+        return "gray"
+    if in_channels == 3:
+        return "rgb"
+    if isinstance(in_channels, int):
+        raise ValueError(
+            f"the model takes {in_channels}-channel input; extract can show it grayscale (1) or "
+            f"RGB (3) stimuli"
+        )
+    return "rgb" if stimulus_set.images is None and stimulus_set.is_rgb else None
+
+
 def extract(
     model: torch.nn.Module,
     stimulus_set: StimulusSet,
@@ -132,6 +199,8 @@ def extract(
     model_degrees: float | None = None,
     image_size: int | None = None,
     background: float = 0.5,
+    num_workers: int = 0,
+    out_dir: str | os.PathLike | None = None,
     progress: bool = True,
 ) -> dict:
     """Activations of ``layers`` of ``model`` on every stimulus of ``stimulus_set``.
@@ -142,11 +211,13 @@ def extract(
         Any module taking ``(B, C, H, W)`` images; kept on its device, run in eval
         mode under ``torch.no_grad()`` (its training flag is restored afterwards).
     stimulus_set : StimulusSet
-        Grayscale images in [0, 1] with ``visual_degrees``. Gray images are
-        repeated to 3 channels when ``model.in_channels == 3``.
+        Images in [0, 1] (in memory or files) with ``visual_degrees``. Gray images
+        are repeated to 3 channels when ``model.in_channels == 3``; RGB images are
+        converted to luminance when ``model.in_channels == 1``.
     layers : str or sequence of str
         Dotted module names (see :func:`layer_names`).
     batch_size : int
+        Stimuli per forward pass (and per read).
     device : torch device, optional
         Where to run; default: the device of the model's first parameter or buffer
         (CPU for a parameter-free model). The model is not moved.
@@ -167,12 +238,19 @@ def extract(
         the stimuli's width).
     background : float
         Gray level of the screen around small stimuli.
+    num_workers : int
+        Worker processes that read images (``torch.utils.data.DataLoader``); 0 reads
+        them in this process. Batches go to pinned memory when ``device`` is CUDA.
+    out_dir : path, optional
+        Write each layer's features batch by batch to ``out_dir/<layer>.nc`` (netCDF,
+        readable with :func:`analysis.assemblies.load`; written under a temporary name
+        and renamed when complete) instead of holding them in memory.
     progress : bool
         Progress bar over batches.
 
     Returns
     -------
-    dict of str to xarray.DataArray
+    dict of str to xarray.DataArray (or to pathlib.Path with ``out_dir``)
         One assembly per layer (presentation × neuroid), presentation coords
         ``stimulus_id`` and the stimulus table's metadata, neuroid coords ``layer``,
         ``channel``, ``channel_x``, ``channel_y`` (position on the layer's grid,
@@ -206,20 +284,12 @@ def extract(
         raise ValueError(f"max_features must be a positive integer; got {max_features}")
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1; got {batch_size}")
-
-    images = np.asarray(stimulus_set.load_images())
-    if images.ndim != 4 or images.shape[1] not in (1, 3):
-        raise ValueError(
-            f"stimuli must be images of shape (n, 1, H, W) (or RGB (n, 3, H, W)); got {images.shape}"
-        )
-    in_channels = getattr(model, "in_channels", None)
-    if isinstance(in_channels, int) and in_channels not in (images.shape[1], 3):
-        raise ValueError(
-            f"the model takes {in_channels}-channel input but the stimuli have {images.shape[1]} "
-            f"channel(s) (shape {images.shape})"
-        )
-    if images.shape[-1] < 2 or images.shape[-2] < 2:
-        raise ValueError(f"stimuli must be at least 2x2 pixels; got {images.shape}")
+    if len(stimulus_set) == 0:
+        raise ValueError("the stimulus set is empty")
+    color = _model_color(model, stimulus_set)
+    first = stimulus_set.image(0, color)
+    if first.shape[-1] < 2 or first.shape[-2] < 2:
+        raise ValueError(f"stimuli must be at least 2x2 pixels; got {first.shape}")
     model_degrees = model_degrees if model_degrees is not None else getattr(model, "visual_degrees", None)
     model_degrees = float(model_degrees) if model_degrees is not None else float(stimulus_set.visual_degrees)
     image_size = image_size if image_size is not None else getattr(model, "image_size", None)
@@ -231,6 +301,10 @@ def extract(
         device = ref.device if ref is not None else torch.device("cpu")
     device = torch.device(device)
     dtype = ref.dtype if ref is not None and ref.dtype.is_floating_point else torch.float32
+    loader = torch.utils.data.DataLoader(
+        StimulusImages(stimulus_set, color), batch_size=int(batch_size), shuffle=False,
+        num_workers=int(num_workers), collate_fn=_collate, pin_memory=device.type == "cuda",
+    )
 
     captured: dict[str, torch.Tensor] = {}
 
@@ -240,27 +314,26 @@ def extract(
         return hook
 
     handles = [modules[name].register_forward_hook(make_hook(name)) for name in layers]
-    chunks: dict[str, list[np.ndarray]] = {name: [] for name in layers}
+    sinks = {name: (_FileSink(Path(out_dir), name) if out_dir is not None else _MemorySink())
+             for name in layers}
     plan: dict[str, dict] = {}
     rng = np.random.default_rng(seed)
     was_training = model.training
     model.eval()
+    start = 0
     try:
         with torch.no_grad():
-            for start in tqdm(range(0, len(images), batch_size), desc="activations",
-                              disable=not progress):
-                x = torch.as_tensor(images[start : start + batch_size], device=device, dtype=dtype)
+            for batch in progress_bar(loader, progress, "activations"):
+                x = batch.to(device=device, dtype=dtype, non_blocking=True)
                 x = place_on_screen(x, float(stimulus_set.visual_degrees), model_degrees,
                                     image_size, background)
-                if in_channels == 3 and x.shape[1] == 1:
-                    x = x.expand(-1, 3, -1, -1)
                 captured.clear()
                 try:
                     model(x)
                 except RuntimeError as err:
                     raise ValueError(
                         f"the model failed on input of shape {tuple(x.shape)} (stimuli "
-                        f"{tuple(images.shape[1:])} placed on a {model_degrees} deg screen of "
+                        f"{tuple(batch.shape[1:])} placed on a {model_degrees} deg screen of "
                         f"{x.shape[-1]} px); check image_size / in_channels. Model error: {err}"
                     ) from err
                 for name in layers:
@@ -271,32 +344,119 @@ def extract(
                     out = captured[name].detach()
                     if name not in plan:
                         plan[name] = _plan(out.shape[1:], max_features, reduction, rng, name)
-                    chunks[name].append(_reduce(out, plan[name]))
+                    sinks[name].write(start, _reduce(out, plan[name]), len(stimulus_set), plan[name])
+                start += len(batch)
+        table = stimulus_set.table
+        meta = {c: table[c].to_numpy() for c in table.columns if c not in ("stimulus_id", "path")}
+        source = getattr(model, "name", None) or type(model).__name__
+        result = {}
+        for name in layers:
+            p = plan[name]
+            coords = {
+                "stimulus_id": stimulus_set.stimulus_ids,
+                "neuroid_id": np.array([f"{name}.{c}.{y}.{x}" for c, y, x in zip(p["channel"], p["y"], p["x"])]),
+                "presentation": meta,
+                "neuroid": {"layer": np.full(len(p["channel"]), name), "channel": p["channel"],
+                            "channel_x": p["x"], "channel_y": p["y"]},
+            }
+            attrs = {"source": str(source), "layer": name, "stimulus_set": stimulus_set.name,
+                     "visual_degrees": float(stimulus_set.visual_degrees),
+                     "model_degrees": model_degrees, "reduction": reduction if p["reduced"] else "none",
+                     "simulated": 0}
+            result[name] = sinks[name].finish(coords, attrs)
     finally:
         for h in handles:
             h.remove()
         model.train(was_training)
-
-    table = stimulus_set.table
-    meta = {c: table[c].to_numpy() for c in table.columns if c not in ("stimulus_id", "path")}
-    source = getattr(model, "name", None) or type(model).__name__
-    result = {}
-    for name in layers:
-        values = np.concatenate(chunks[name], axis=0)
-        p = plan[name]
-        result[name] = make_assembly(
-            values,
-            stimulus_id=stimulus_set.stimulus_ids,
-            neuroid_id=[f"{name}.{c}.{y}.{x}" for c, y, x in zip(p["channel"], p["y"], p["x"])],
-            presentation_coords=meta,
-            neuroid_coords={"layer": np.full(len(p["channel"]), name), "channel": p["channel"],
-                            "channel_x": p["x"], "channel_y": p["y"]},
-            attrs={"source": str(source), "layer": name, "stimulus_set": stimulus_set.name,
-                   "visual_degrees": float(stimulus_set.visual_degrees),
-                   "model_degrees": model_degrees, "reduction": reduction if p["reduced"] else "none",
-                   "simulated": 0},
-        )
+        for sink in sinks.values():
+            sink.discard()
     return result
+
+
+class _MemorySink:
+    """Holds a layer's reduced features in memory, batch by batch."""
+
+    def __init__(self):
+        self.chunks: list[np.ndarray] = []
+
+    def write(self, start: int, values: np.ndarray, n: int, plan: dict) -> None:
+        self.chunks.append(values)
+
+    def finish(self, coords: dict, attrs: dict):
+        return make_assembly(np.concatenate(self.chunks, axis=0), stimulus_id=coords["stimulus_id"],
+                             neuroid_id=coords["neuroid_id"], presentation_coords=coords["presentation"],
+                             neuroid_coords=coords["neuroid"], attrs=attrs)
+
+    def discard(self) -> None:
+        self.chunks = []
+
+
+class _FileSink:
+    """Writes a layer's reduced features into a netCDF file as batches arrive.
+
+    The file (h5netcdf) is created on the first batch, when the number of kept units
+    is known, under a temporary name in ``folder``; :meth:`finish` adds the coords and
+    attrs and renames it to ``<layer>.nc``; :meth:`discard` removes an unfinished one.
+    """
+
+    def __init__(self, folder: Path, layer: str):
+        folder.mkdir(parents=True, exist_ok=True)
+        self.path = folder / f"{layer}.nc"
+        self.tmp: str | None = None
+        self.file = None
+
+    def write(self, start: int, values: np.ndarray, n: int, plan: dict) -> None:
+        if self.file is None:
+            import h5netcdf
+
+            fd, self.tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp",
+                                            dir=self.path.parent)
+            os.close(fd)
+            self.file = h5netcdf.File(self.tmp, "w")
+            self.file.dimensions = {"presentation": n, "neuroid": values.shape[1]}
+            self.var = self.file.create_variable("assembly", ("presentation", "neuroid"),
+                                                 dtype="float32")
+        self.var[start : start + len(values)] = values
+
+    def finish(self, coords: dict, attrs: dict) -> Path:
+        import h5py
+
+        def add(name, dim, values):
+            values = np.asarray(values)
+            if values.dtype.kind in "OU":
+                self.file.create_variable(name, (dim,), data=values.astype(str).astype(object),
+                                          dtype=h5py.string_dtype())
+            else:
+                self.file.create_variable(name, (dim,), data=values)
+
+        add("stimulus_id", "presentation", coords["stimulus_id"])
+        add("neuroid_id", "neuroid", coords["neuroid_id"])
+        for name, values in coords["presentation"].items():
+            add(name, "presentation", values)
+        for name, values in coords["neuroid"].items():
+            add(name, "neuroid", values)
+        names = ["stimulus_id", "neuroid_id", *coords["presentation"], *coords["neuroid"]]
+        self.var.attrs["coordinates"] = " ".join(names)
+        for key, value in attrs.items():
+            self.var.attrs[key] = value
+        self.file.close()
+        self.file = None
+        with open(self.tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(self.tmp, 0o666 & ~umask)
+        os.replace(self.tmp, self.path)
+        self.tmp = None
+        return self.path
+
+    def discard(self) -> None:
+        if self.file is not None:
+            self.file.close()
+            self.file = None
+        if self.tmp is not None and os.path.exists(self.tmp):
+            os.unlink(self.tmp)
+        self.tmp = None
 
 
 def _plan(shape, max_features, reduction, rng, name) -> dict:

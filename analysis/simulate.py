@@ -375,7 +375,7 @@ class SimulatedPopulation:
     def _prepare(self, images, visual_degrees: float | None) -> np.ndarray:
         if isinstance(images, StimulusSet):
             visual_degrees = images.visual_degrees if visual_degrees is None else visual_degrees
-            images = images.load_images()
+            images = images.load_images(color="gray")
         if type(images).__module__.startswith("torch"):
             images = images.detach().cpu().numpy()
         arr = np.asarray(images, dtype=np.float64)

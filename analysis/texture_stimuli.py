@@ -96,7 +96,7 @@ def _texture_sources(sources, source_size: int) -> dict[str, np.ndarray]:
     """Normalise the accepted kinds of ``sources`` to {family: (H, W) float image}."""
     if sources is None:
         s = bundled_textures(size=source_size)
-        return {f: im[0] for f, im in zip(s.metadata("texture_family"), s.load_images())}
+        return {f: im[0] for f, im in zip(s.metadata("texture_family"), s.load_images(color="gray"))}
     if isinstance(sources, (str, Path)):
         return _texture_folder(Path(sources))
     if isinstance(sources, StimulusSet):
@@ -106,7 +106,7 @@ def _texture_sources(sources, source_size: int) -> dict[str, np.ndarray]:
             raise ValueError(
                 f"source stimulus set has repeated {col!r} values; give one source image per family"
             )
-        return {f: im[0] for f, im in zip(fam, sources.load_images())}
+        return {f: im[0] for f, im in zip(fam, sources.load_images(color="gray"))}
     if isinstance(sources, dict):
         return {str(k): as_gray_image(v, f"source {k!r}")[0] for k, v in sources.items()}
     raise TypeError(

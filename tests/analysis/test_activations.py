@@ -152,6 +152,102 @@ def test_gray_stimuli_are_repeated_for_rgb_models():
     np.testing.assert_allclose(acts.values, ref, atol=1e-6)
 
 
+class Eye(torch.nn.Module):
+    """Passes its input on; declares the channels it asks for."""
+
+    def __init__(self, in_channels):
+        super().__init__()
+        self.eye = torch.nn.Identity()
+        self.in_channels = in_channels
+
+    def forward(self, x):
+        return self.eye(x)
+
+
+def test_rgb_stimuli_reach_rgb_models_and_luminance_reaches_gray_models():
+    from skimage.color import rgb2gray
+
+    rgb = np.random.default_rng(8).random((3, 8, 8, 3))
+    stim = StimulusSet.from_images(list(rgb))
+    assert stim.is_rgb
+    seen_rgb = extract(Eye(3), stim, ["eye"], progress=False)["eye"]
+    np.testing.assert_allclose(seen_rgb.values.reshape(3, 3, 8, 8), np.moveaxis(rgb, -1, 1), atol=1e-6)
+    seen_gray = extract(Eye(1), stim, ["eye"], progress=False)["eye"]
+    np.testing.assert_allclose(seen_gray.values.reshape(3, 8, 8), rgb2gray(rgb), atol=1e-6)
+
+
+def test_torchvision_models_get_rgb_with_imagenet_normalization():
+    from neuromodels.baselines import TorchvisionModel
+
+    model = TorchvisionModel(torch.nn.Sequential(torch.nn.Identity()), ["0"], visual_degrees=4.0)
+    rgb = np.random.default_rng(12).random((2, 8, 8, 3))
+    seen = extract(model, StimulusSet.from_images(list(rgb)), ["backbone.0"], progress=False)["backbone.0"]
+    mean, std = np.array([0.485, 0.456, 0.406]), np.array([0.229, 0.224, 0.225])  # torchvision's
+    np.testing.assert_allclose(seen.values.reshape(2, 3, 8, 8),
+                               np.moveaxis((rgb - mean) / std, -1, 1), atol=1e-5)
+
+
+def _files(tmp_path, rng, n, size=16):
+    paths = []
+    for i in range(n):
+        img = (rng.random((size, size, 3)) * 255).astype(np.uint8)
+        if i % 2:  # a set on disk may mix gray and RGB files
+            img = img[..., 0]
+        Image.fromarray(img).save(tmp_path / f"s{i}.png")
+        paths.append(str(tmp_path / f"s{i}.png"))
+    import pandas as pd
+
+    return StimulusSet(pd.DataFrame({"stimulus_id": [f"s{i}" for i in range(n)], "path": paths,
+                                     "label": np.arange(n) % 3}), visual_degrees=4.0)
+
+
+@pytest.mark.parametrize("num_workers", [0, 2])
+def test_images_streamed_from_files_equal_the_in_memory_path(tmp_path, num_workers):
+    on_disk = _files(tmp_path, np.random.default_rng(9), n=7)
+    in_memory = StimulusSet(on_disk.table.drop(columns="path"), on_disk.load_images(), 4.0)
+    net = TinyNet(in_channels=3)
+    a = extract(net, on_disk, ["features.0", "head"], batch_size=3, num_workers=num_workers,
+                progress=False)
+    b = extract(net, in_memory, ["features.0", "head"], batch_size=7, progress=False)
+    for layer in a:
+        np.testing.assert_allclose(a[layer].values, b[layer].values, atol=1e-6)
+        assert list(a[layer]["label"].values) == list(np.arange(7) % 3)
+
+
+def test_features_written_to_disk_batch_by_batch_equal_those_in_memory(tmp_path):
+    from analysis.assemblies import load
+
+    rng = np.random.default_rng(10)
+    stim = _stimuli(rng, n=7)
+    net = TinyNet()
+    mem = extract(net, stim, ["features.0", "head"], batch_size=3, max_features=50, progress=False)
+    paths = extract(net, stim, ["features.0", "head"], batch_size=3, max_features=50,
+                    out_dir=tmp_path / "acts", progress=False)
+    assert sorted(p.name for p in (tmp_path / "acts").iterdir()) == ["features.0.nc", "head.nc"]
+    for layer, path in paths.items():
+        disk = load(path)
+        np.testing.assert_allclose(disk.values, mem[layer].values, atol=1e-7)
+        for coord in ("stimulus_id", "texture_type", "neuroid_id", "channel", "channel_x", "layer"):
+            assert list(disk[coord].values) == list(mem[layer][coord].values)
+        assert disk.attrs == mem[layer].attrs
+
+
+def test_a_failed_extraction_leaves_no_file(tmp_path):
+    class Breaks(TinyNet):
+        calls = 0
+
+        def forward(self, x):
+            Breaks.calls += 1
+            if Breaks.calls > 1:
+                raise KeyError("stop")
+            return super().forward(x)
+
+    with pytest.raises(KeyError):
+        extract(Breaks(), _stimuli(np.random.default_rng(11), n=6), ["head"], batch_size=2,
+                out_dir=tmp_path, progress=False)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_errors_name_the_problem():
     rng = np.random.default_rng(6)
     stim = _stimuli(rng, n=2)

@@ -21,11 +21,51 @@ def test_stimulus_set_checks_its_input():
         StimulusSet(table)
 
 
-def test_from_images_converts_rgb_and_uint8_to_luminance():
-    rgb = np.zeros((4, 4, 3), dtype=np.uint8)
-    rgb[..., 1] = 255
-    s = StimulusSet.from_images([rgb], stimulus_ids=["g"])
-    np.testing.assert_allclose(s.load_images(), 0.587, rtol=1e-6)  # Rec. 601 weight of G
+def test_rgb_images_stay_rgb_and_gray_is_skimage_rgb2gray():
+    from skimage.color import rgb2gray
+
+    rgb = np.random.default_rng(0).integers(0, 256, (2, 6, 5, 3)).astype(np.uint8)
+    s = StimulusSet.from_images(list(rgb), stimulus_ids=["a", "b"])
+    assert s.is_rgb and s.load_images().shape == (2, 3, 6, 5)
+    np.testing.assert_allclose(s.load_images()[1], np.moveaxis(rgb[1], -1, 0) / 255.0, rtol=1e-6)
+    gray = s.load_images(color="gray")
+    np.testing.assert_allclose(gray[:, 0], rgb2gray(rgb), rtol=1e-5, atol=1e-6)
+    # a set mixing gray and RGB images is stored as RGB (gray repeated to 3 channels)
+    mixed = StimulusSet.from_images([rgb[0], rgb2gray(rgb[1])])
+    np.testing.assert_allclose(mixed.load_images()[1], np.repeat(rgb2gray(rgb[1])[None], 3, 0), rtol=1e-6)
+    assert StimulusSet.from_images(list(rgb), color="gray").load_images().shape == (2, 1, 6, 5)
+    with pytest.raises(ValueError, match="color must be"):
+        s.load_images(color="grey")
+
+
+def test_one_luminance_conversion_for_the_toolkit():
+    """analysis and neuromodels (which may not import each other) use skimage's weights."""
+    import torch
+    from skimage.color import rgb2gray
+
+    from analysis.stimuli import LUMINANCE_WEIGHTS, rgb_to_luminance
+    from neuromodels.base import LUMINANCE_WEIGHTS as MODEL_WEIGHTS
+    from neuromodels.base import rgb_to_luminance as model_luminance
+
+    assert LUMINANCE_WEIGHTS == MODEL_WEIGHTS
+    rgb = np.random.default_rng(1).random((2, 3, 7, 4))
+    reference = np.stack([rgb2gray(np.moveaxis(im, 0, -1)) for im in rgb])[:, None]
+    np.testing.assert_allclose(rgb_to_luminance(rgb), reference, rtol=1e-12)
+    np.testing.assert_allclose(rgb_to_luminance(torch.tensor(rgb)).numpy(), reference, rtol=1e-12)
+    np.testing.assert_allclose(model_luminance(torch.tensor(rgb)).numpy(), reference, rtol=1e-12)
+    np.testing.assert_allclose(rgb_to_luminance(np.moveaxis(rgb, 1, -1), channel_axis=-1)[..., 0],
+                               reference[:, 0], rtol=1e-12)
+
+
+def test_rgb_files_are_read_as_rgb(tmp_path):
+    from skimage.io import imsave
+
+    rgb = np.random.default_rng(2).integers(0, 256, (8, 8, 3)).astype(np.uint8)
+    imsave(tmp_path / "c.png", rgb, check_contrast=False)
+    s = StimulusSet(pd.DataFrame({"stimulus_id": ["c"], "path": [str(tmp_path / "c.png")]}))
+    assert s.is_rgb and s.image(0).shape == (3, 8, 8)
+    np.testing.assert_allclose(s.load_images()[0], np.moveaxis(rgb, -1, 0) / 255.0, rtol=1e-6)
+    assert "1 stimuli" in repr(s)
 
 
 def test_subset_by_ids_and_mask_keeps_rows_aligned():
@@ -75,6 +115,10 @@ def test_bundled_textures_default_and_extra_families():
     s = bundled_textures(size=512)
     assert list(s.metadata("texture_family")) == ["brick", "grass", "gravel", "reptile_skin"]
     np.testing.assert_allclose(s.load_images()[0, 0], skimage.data.brick() / 255.0, atol=1e-6)
+    colour = bundled_images(["astronaut", "camera"], size=64, color=None).load_images()
+    assert colour.shape == (2, 3, 64, 64)
+    np.testing.assert_allclose(colour[1, 0], colour[1, 2])  # the gray camera repeated to RGB
+    assert colour[0].std(axis=0).mean() > 0.01  # the astronaut is in colour
     extra = bundled_textures(size=32, names="all")
     assert len(extra) == 8 and extra.load_images().shape == (8, 1, 32, 32)
     with pytest.raises(ValueError, match="available"):
