@@ -138,7 +138,9 @@ class LocalDeformation(nn.Module):
         Node spacing of the coarse random grid (pixels): the smoothness scale.
     translation
         Each image is also shifted by a uniform random offset in
-        ``[-translation, translation]`` pixels along each axis.
+        ``[-translation, translation]`` pixels along each axis (RMS shift
+        ``translation·sqrt(2/3)`` pixels). Use :meth:`matched` to scale it with the
+        receptive field like the deformation; the shipped LCL-V2 configs set it to 0.
 
     Examples
     --------
@@ -160,10 +162,17 @@ class LocalDeformation(nn.Module):
 
     @classmethod
     def matched(cls, model: nn.Module, stage, c: float, cell_c: float = 0.5,
-                translation: float = 0.0) -> "LocalDeformation":
-        """Complexity-matched deformation for ``stage``: amplitude ``c·RF``, cell size ``cell_c·RF``."""
+                translation_c: float = 0.0) -> "LocalDeformation":
+        """Complexity-matched deformation for ``stage``.
+
+        Amplitude ``c·RF``, cell size ``cell_c·RF`` and global shift bound
+        ``translation_c·RF`` (pixels; RF = the stage's receptive-field size), so every
+        displacement of the views — local and global — scales with the receptive
+        field. The default shift is 0: a shift that does not scale would, at
+        stage 1, exceed the matched local amplitude (issue 14, cause 3).
+        """
         rf = matched_amplitude(model, stage, 1.0)
-        return cls(amplitude=c * rf, cell_size=max(1.0, cell_c * rf), translation=translation)
+        return cls(amplitude=c * rf, cell_size=max(1.0, cell_c * rf), translation=translation_c * rf)
 
     def field(self, images: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """The displacement (B, 2, H, W) in pixels that :meth:`forward` would apply."""

@@ -86,9 +86,9 @@ def _ensure_loaded() -> None:
 
 
 def list_losses() -> list[str]:
-    """Names accepted by :func:`build_loss`, sorted (``"lcl"`` is the trainer's default)."""
+    """Names accepted by :func:`build_loss`: the trainer's default ``"lcl"`` first, then sorted."""
     _ensure_loaded()
-    return sorted(_LOSSES)
+    return sorted(_LOSSES, key=lambda n: (n != "lcl", n))
 
 
 def loss_class(name: str) -> type[nn.Module]:
@@ -101,7 +101,7 @@ def loss_class(name: str) -> type[nn.Module]:
     """
     _ensure_loaded()
     if name not in _LOSSES:
-        raise ValueError(f"unknown loss {name!r}; registered losses are: {', '.join(sorted(_LOSSES))}")
+        raise ValueError(f"unknown loss {name!r}; registered losses are: {', '.join(list_losses())}")
     return _LOSSES[name]
 
 

@@ -1,11 +1,17 @@
 """Tests of the complexity-matched local deformations."""
 import math
+from pathlib import Path
 
 import pytest
 import torch
+import yaml
 
+import neuromodels
 from neuromodels import build_model
 from neuromodels.augment import LocalDeformation, displacement_field, matched_amplitude, warp
+
+
+CONFIGS = Path(neuromodels.__file__).parent / "configs"
 
 
 def gen(seed=0):
@@ -94,3 +100,42 @@ def test_bad_input_and_parameters():
     with pytest.raises(ValueError, match=">= 0"):
         LocalDeformation(-1.0, 4.0)
     assert math.isfinite(float(LocalDeformation(1.0, 4.0)(torch.rand(1, 1, 8, 8), gen()).sum()))
+
+
+def test_global_shift_scales_with_the_receptive_field_like_the_deformation():
+    model = build_model("lcl_v2")
+    rf = {k: v.size for k, v in model.receptive_fields().items()}
+    x = torch.rand(256, 1, 32, 32)
+    shifts = {}
+    for stage in model.stage_names:
+        d = LocalDeformation.matched(model, stage, c=0.1, cell_c=0.5, translation_c=0.1)
+        assert d.translation == pytest.approx(0.1 * rf[stage])
+        no_local = LocalDeformation(0.0, d.cell_size, d.translation)
+        field = no_local.field(x, gen(7))  # the shift alone: uniform in [-t, t] per axis
+        shifts[stage] = float(field.pow(2).sum(1).mean().sqrt())
+        assert shifts[stage] == pytest.approx(d.translation * (2 / 3) ** 0.5, rel=0.1)
+    ratio = shifts["stages.1"] / shifts["stages.0"]
+    assert ratio == pytest.approx(rf["stages.1"] / rf["stages.0"], rel=0.15)
+    assert LocalDeformation.matched(model, 0, c=0.1).translation == 0.0  # default: no shift
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in CONFIGS.glob("lcl_v2*.yaml")))
+def test_shipped_lcl_configs_add_no_unscaled_shift(name):
+    cfg = yaml.safe_load((CONFIGS / name).read_text())
+    assert cfg["augment"].get("translation", 0.0) == 0.0
+
+
+def test_unmatched_ablation_both_ways():
+    """'small': every stage at stage 1's matched amplitude; 'large': at the last stage's."""
+    model = build_model("lcl_v2")
+    matched = yaml.safe_load((CONFIGS / "lcl_v2.yaml").read_text())["augment"]
+    for suffix in ("", "_quick"):
+        for kind, stage in (("small", "stages.0"), ("large", "stages.1")):
+            a = yaml.safe_load((CONFIGS / f"lcl_v2_unmatched_{kind}{suffix}.yaml").read_text())["augment"]
+            assert a["matched"] is False
+            assert a["amplitude"] == pytest.approx(matched_amplitude(model, stage, matched["c"]))
+            assert a["cell_size"] == pytest.approx(matched_amplitude(model, stage, matched["cell_c"]))
+    sweep = yaml.safe_load((CONFIGS / "sweeps" / "lcl_v2_c.yaml").read_text())
+    assert (CONFIGS / sweep["config"]).is_file()
+    cs = [float(o.split("=")[1]) for run in sweep["runs"] for o in run if o.startswith("augment.c=")]
+    assert matched["c"] in cs and len(set(cs)) == len(sweep["runs"]) >= 4

@@ -38,9 +38,9 @@ def test_model_config_reaches_the_builder():
 
 
 def test_loss_registry():
-    assert list_losses() == sorted(["lcl", "barlow_twins", "vicreg", "simclr", "mmcr", "gaussian_information"])
+    assert list_losses() == ["lcl", "barlow_twins", "gaussian_information", "mmcr", "simclr", "vicreg"]
     assert build_loss("vicreg", gamma=2.0).gamma == 2.0
-    with pytest.raises(ValueError, match="registered losses are: barlow_twins"):
+    with pytest.raises(ValueError, match="registered losses are: lcl, barlow_twins"):
         build_loss("byol")
     with pytest.raises(ValueError, match="bad configuration"):
         build_loss("lcl", gamma=0.1)

@@ -88,7 +88,7 @@ def test_registry_errors():
         register_loss(nn.Module)
     with pytest.raises(TypeError, match="nn.Module"):
         register_loss("_x")(object)
-    with pytest.raises(ValueError, match="registered losses are: barlow_twins"):
+    with pytest.raises(ValueError, match="registered losses are: lcl, barlow_twins"):
         build_loss("byol")
     with pytest.raises(ValueError, match="bad configuration for loss 'vicreg'"):
         build_loss("vicreg", temperature=0.1)
