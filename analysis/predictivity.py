@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -44,7 +45,16 @@ import pandas as pd
 import xarray as xr
 from tqdm.auto import tqdm
 
-from analysis._regression import REGRESSIONS, make_path, pearson_columns
+from analysis._regression import (
+    BatchedPLS,
+    BatchedRidge,
+    LinearPath,
+    RidgePath,
+    fit_predict_splits,
+    make_path,
+    pearson_columns,
+    regression_name,
+)
 from analysis._splits import repetition_halves, shuffle_splits
 from analysis.assemblies import (
     NEUROID,
@@ -66,8 +76,13 @@ __all__ = [
     "ceiled_score",
     "score_layers",
     "score_files",
-    "plot_layer_scores",
+    "BatchedPLS",
+    "BatchedRidge",
+    "CONVENTIONS",
 ]
+
+CONVENTIONS = ("r2/c", "(r/c)^2")
+NAN_POLICIES = ("raise", "omit")
 
 
 class Score(float):
@@ -163,9 +178,52 @@ def _stratification(target: xr.DataArray, stratify_on: str | None) -> np.ndarray
     return np.asarray(target[stratify_on].values).astype(str)
 
 
-def _check_regression(regression: str) -> None:
-    if regression not in REGRESSIONS:
-        raise ValueError(f"unknown regression {regression!r}; choose one of {list(REGRESSIONS)}")
+def _check_nan_policy(nan_policy: str) -> None:
+    if nan_policy not in NAN_POLICIES:
+        raise ValueError(f"nan_policy must be one of {list(NAN_POLICIES)}; got {nan_policy!r}")
+
+
+def _check_scorable(src: xr.DataArray, tgt: xr.DataArray, splits, nan_policy: str) -> np.ndarray:
+    """Refuse inputs whose score would be NaN; returns the mask of constant target neuroids."""
+    n = tgt.sizes[PRESENTATION]
+    n_test = min(len(te) for _, te in splits)
+    n_train = min(len(tr) for tr, _ in splits)
+    if n_test < 3 or n_train < 2:
+        raise ValueError(
+            f"{n} stimuli give test splits of {n_test} stimuli (and training splits of {n_train}); a held-out "
+            f"Pearson r needs at least 3 test stimuli. Use more stimuli (at least {int(np.ceil(3 / (1 - 0.9)))} "
+            f"for train_size=0.9) or a smaller train_size."
+        )
+    x = np.asarray(src.values)
+    if not np.isfinite(x).all():
+        raise ValueError("the source holds NaN or inf values; remove or impute them first")
+    if (x == x[:1]).all():
+        raise ValueError(
+            f"all {x.shape[1]} source features are constant across the {n} stimuli: no regression can predict "
+            f"anything from them and every r would be NaN. Check the layer (dead units?) or the stimuli."
+        )
+    y = np.asarray(tgt.values)
+    const = (y == y[:1]).all(0)
+    if const.any():
+        ids = np.asarray(tgt["neuroid_id"].values)[const][:5].tolist()
+        msg = (f"{int(const.sum())} of {len(const)} target neuroids are constant across stimuli (e.g. {ids}); "
+               f"their Pearson r is undefined (NaN).")
+        if nan_policy == "raise":
+            raise ValueError(msg + " Drop them (e.g. target.isel(neuroid=...)) or pass nan_policy='omit' to get "
+                             "NaN for them, skipped in the median.")
+        warnings.warn(msg + " They are NaN and skipped in the median (nan_policy='omit').", RuntimeWarning,
+                      stacklevel=3)
+    return const
+
+
+def _warn_nan_splits(r: np.ndarray, const: np.ndarray, what: str) -> None:
+    """Warn when held-out r is NaN for a neuroid that is not constant overall (constant test responses)."""
+    bad = np.isnan(r[..., ~const]).sum()
+    if bad:
+        warnings.warn(
+            f"{what}: held-out r is NaN in {int(bad)} (split, neuroid) pairs (a neuroid or its prediction is "
+            f"constant over a test split); they are skipped in the median, as Brain-Score does. More stimuli "
+            f"per test split avoid this.", RuntimeWarning, stacklevel=3)
 
 
 @dataclass
@@ -238,7 +296,7 @@ def _neuroid_coords(target: xr.DataArray) -> dict:
 def neural_predictivity(
     source: xr.DataArray,
     target: xr.DataArray,
-    regression: str = "pls",
+    regression="pls",
     n_splits: int = 10,
     train_size: float = 0.9,
     stratify_on: str | None = None,
@@ -248,6 +306,7 @@ def neural_predictivity(
     n_components: int = 25,
     alphas=None,
     alpha_selection: str = "gcv",
+    nan_policy: str = "raise",
     progress: bool = True,
 ) -> PredictivityResult:
     """Cross-validated predictivity of ``target`` neuroids from ``source`` features.
@@ -261,10 +320,14 @@ def neural_predictivity(
         (repetitions are averaged first). All its neuroids are fitted together, as
         Brain-Score fits one region's assembly; score regions separately by
         selecting them (or use :func:`score_layers`).
-    regression : {'pls', 'ridge', 'linear'}
-        ``'pls'`` is Brain-Score's PLSRegression(25 components, scale=False);
-        ``'ridge'`` the closed-form ridge (α per neuroid by GCV or LOO on the
-        training stimuli); ``'linear'`` ordinary least squares.
+    regression : {'pls', 'ridge', 'linear'} or estimator
+        ``'pls'`` is Brain-Score's ``PLSRegression(25 components, scale=False)``,
+        computed in kernel form (:class:`BatchedPLS`, same numbers, all splits in
+        one batch); ``'ridge'`` the closed-form ridge (:class:`BatchedRidge`, α per
+        neuroid by GCV or LOO on the training stimuli); ``'linear'`` ordinary least
+        squares. Any object with ``fit(X, Y)``/``predict(X)`` (scikit-learn style,
+        e.g. ``RidgeCV(alpha_per_target=True)``) is cloned and fitted per split on
+        the training stimuli sorted by id.
     n_splits, train_size, random_state
         Shuffle splits of the stimuli (Brain-Score: 10, 0.9, 1). Splits are drawn
         on the target's stimulus order after averaging repetitions.
@@ -272,36 +335,45 @@ def neural_predictivity(
         Stimulus coord of the target to stratify on (FreemanZiemba2013:
         ``'texture_type'``); ``None`` draws unstratified shuffle splits.
     device : torch device, optional
-        For ridge/linear (default CPU). PLS runs in scikit-learn on the CPU.
+        For the built-in paths (default CPU).
     n_components : int
-        PLS components.
+        PLS components (string ``'pls'`` only).
     alphas : sequence of float, optional
         Ridge α grid (absolute); default is scale-free (see ``RidgePath``).
     alpha_selection : {'gcv', 'loo'}
+    nan_policy : {'raise', 'omit'}
+        A target neuroid that is constant across stimuli has no Pearson r:
+        ``'raise'`` (default) refuses with an error that names it; ``'omit'`` warns
+        and scores it NaN (skipped in the median, as Brain-Score skips it). Too few
+        stimuli for a held-out r (< 3 per test split) and constant features are
+        always refused.
     progress : bool
-        Show a progress bar over splits.
+        Show a progress bar over splits (for estimators fitted split by split).
 
     Returns
     -------
     PredictivityResult
     """
-    _check_regression(regression)
+    _check_nan_policy(nan_policy)
+    path = make_path(regression, device, n_components, alphas, alpha_selection)
+    name = regression_name(regression)
     src = _per_stimulus(source, "source")
     tgt = _per_stimulus(target, "target")
     tgt, src = align(tgt, src)
     strat = _stratification(tgt, stratify_on)
     ids = np.asarray(tgt["stimulus_id"].values).astype(str)
     splits = shuffle_splits(len(ids), strat, n_splits, train_size, random_state)
-    path = make_path(regression, device, n_components, alphas, alpha_selection)
+    const = _check_scorable(src, tgt, splits, nan_policy)
     prepared = path.prepare(src.values)
     Y = np.asarray(tgt.values)
-    rs, alpha_rows = [], []
-    for train, test in tqdm(splits, desc=f"{regression} cross-validation", disable=not progress):
-        pred, info = path.fit_predict(prepared, Y, train, test, order=ids)
-        rs.append(pearson_columns(pred, Y[test]))
-        if "alpha" in info:
-            alpha_rows.append(info["alpha"])
-    r = np.stack(rs)
+    if hasattr(path, "fit_predict_splits"):
+        fitted = path.fit_predict_splits(prepared, Y, splits, ids)
+    else:
+        fitted = [path.fit_predict(prepared, Y, tr, te, order=ids)
+                  for tr, te in tqdm(splits, desc=f"{path.name} cross-validation", disable=not progress)]
+    r = np.stack([pearson_columns(pred, Y[te]) for (pred, _), (_, te) in zip(fitted, splits)])
+    _warn_nan_splits(r, const, "neural_predictivity")
+    alpha_rows = [info["alpha"] for _, info in fitted if "alpha" in info]
     per_split = _nanmedian_rows(r)
     score, error = _mean_and_sem(per_split)
     per_neuroid = xr.DataArray(
@@ -312,7 +384,7 @@ def neural_predictivity(
         error=error,
         per_split=per_split,
         per_neuroid=per_neuroid,
-        regression=regression,
+        regression=name,
         alphas=np.stack(alpha_rows) if alpha_rows else None,
         splits=splits,
         stimulus_ids=ids,
@@ -408,8 +480,18 @@ def internal_consistency(
                  simulated=is_simulated(assembly))
 
 
-def ceiled_score(score, ceiling) -> Score:
-    """Brain-Score's ceiling normalisation ``r² / ceiling`` (``explained_variance``).
+def ceiled_score(score, ceiling, convention: str = "r2/c") -> Score:
+    """Predictivity normalised by the recording's ceiling, in one of Brain-Score's two conventions.
+
+    - ``'r2/c'`` (default): ``r² / c``, Brain-Score's ``explained_variance`` since its
+      pull request #2169 (merged December 2025; public benchmarks re-versioned in
+      January 2026). A fraction of the explainable variance.
+    - ``'(r/c)^2'``: ``(r / c)²``, what Brain-Score reported before that change;
+      scores published before 2026 use it. Equals ``'r2/c'`` divided by ``c``, so it
+      is larger whenever ``c < 1``.
+
+    ``c`` is the Spearman–Brown corrected split-half consistency of the *same*
+    neuroids the score was computed on (one region: pass that region's ceiling).
 
     Parameters
     ----------
@@ -417,13 +499,28 @@ def ceiled_score(score, ceiling) -> Score:
         Raw predictivity r.
     ceiling : Score or float
         Internal consistency of the recording (a Spearman–Brown corrected r).
+    convention : {'r2/c', '(r/c)^2'}
 
     Returns
     -------
     Score
-        ``score² / ceiling``; ``.error`` is the raw score's error, carried over
-        unchanged as Brain-Score does; ``.attrs`` holds ``raw_score`` and ``ceiling``.
+        The ceiled value; ``.error`` is the raw score's error, carried over
+        unchanged as Brain-Score does; ``.attrs`` holds ``raw_score``, ``ceiling``
+        and ``convention``.
+
+    Examples
+    --------
+    >>> float(ceiled_score(0.5, 0.8))
+    0.3125
+    >>> float(ceiled_score(0.5, 0.8, convention="(r/c)^2"))
+    0.390625
+    >>> ceiled_score(0.5, 0.8).attrs["convention"]
+    'r2/c'
     """
+    if convention not in CONVENTIONS:
+        raise ValueError(
+            f"convention must be 'r2/c' (Brain-Score since December 2025) or '(r/c)^2' (before); got {convention!r}"
+        )
     raw = score.as_score() if isinstance(score, PredictivityResult) else score
     c = float(ceiling)
     if not (np.isfinite(c) and c > 0):
@@ -432,7 +529,8 @@ def ceiled_score(score, ceiling) -> Score:
             f"consistency means the recording holds no reliable stimulus-driven signal."
         )
     error = getattr(raw, "error", float("nan"))
-    return Score(float(raw) ** 2 / c, error, raw_score=raw, ceiling=ceiling)
+    value = float(raw) ** 2 / c if convention == "r2/c" else (float(raw) / c) ** 2
+    return Score(value, error, raw_score=raw, ceiling=ceiling, convention=convention)
 
 
 # ----------------------------------------------------------------------------- layers
@@ -486,14 +584,42 @@ class LayerScores:
     def to_dataframe(self) -> pd.DataFrame:
         return self.table.copy()
 
-    def plot(self):
-        return plot_layer_scores(self)
+    def plot(self, ax=None):
+        """Score against layer per region (:func:`analysis.plot.comparison.plot_layer_scores`)."""
+        from analysis.plot.comparison import plot_layer_scores
+
+        return plot_layer_scores(self, ax=ax)
+
+    def ceiled(self, recording: xr.DataArray, convention: str = "r2/c", region_coord: str = "region",
+               **consistency_kw) -> pd.DataFrame:
+        """The summary with each region's own ceiling and ceiled score.
+
+        Each region's score is normalised by the internal consistency of *that*
+        region's neuroids (:func:`internal_consistency` on ``recording`` restricted
+        to them), in the named ``convention`` (see :func:`ceiled_score`).
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``summary`` plus ``ceiling``, ``ceiling_error``, ``ceiled_score`` and
+            ``convention`` columns.
+        """
+        rows = []
+        region_of = (np.asarray(recording[region_coord].values).astype(str) if region_coord in recording.coords
+                     else np.full(recording.sizes[NEUROID], "all"))
+        for _, row in self.summary.iterrows():
+            sub = recording.isel({NEUROID: np.flatnonzero(region_of == str(row["region"]))})
+            c = internal_consistency(sub, **consistency_kw)
+            cs = ceiled_score(Score(row["score"], row["error"]), c, convention)
+            rows.append({"ceiling": float(c), "ceiling_error": c.error, "ceiled_score": float(cs),
+                         "convention": convention})
+        return pd.concat([self.summary.reset_index(drop=True), pd.DataFrame(rows)], axis=1)
 
 
 def score_layers(
     layers,
     target: xr.DataArray,
-    regression: str = "ridge",
+    regression="ridge",
     region_coord: str = "region",
     n_splits: int = 10,
     train_size: float = 0.9,
@@ -505,6 +631,7 @@ def score_layers(
     n_components: int = 25,
     alphas=None,
     alpha_selection: str = "gcv",
+    nan_policy: str = "raise",
     progress: bool = True,
 ) -> LayerScores:
     """Score every layer against every region and choose the best layer per region.
@@ -513,8 +640,9 @@ def score_layers(
     score (``n_inner_splits`` shuffle splits of split s's *training* stimuli) picks
     the layer, which is then scored on split s's held-out stimuli. Regions are
     fitted separately (as separate Brain-Score benchmarks). Each layer's features
-    are prepared once (for ridge: one Gram matrix) and dropped before the next
-    layer, so peak memory is one layer's features.
+    are prepared once (for the built-in ridge and PLS: one Gram matrix, all outer
+    and inner splits fitted in batches) and dropped before the next layer, so peak
+    memory is one layer's features.
 
     Parameters
     ----------
@@ -523,8 +651,8 @@ def score_layers(
         Recordings; repetitions are averaged. ``region_coord`` along neuroid
         names the regions (all neuroids form one region if it is missing).
     regression, n_splits, train_size, stratify_on, random_state, device,
-    n_components, alphas, alpha_selection
-        As in :func:`neural_predictivity`.
+    n_components, alphas, alpha_selection, nan_policy
+        As in :func:`neural_predictivity` (``regression`` may be an estimator).
     n_inner_splits : int
         Inner splits used for layer selection.
 
@@ -532,7 +660,9 @@ def score_layers(
     -------
     LayerScores
     """
-    _check_regression(regression)
+    _check_nan_policy(nan_policy)
+    path = make_path(regression, device, n_components, alphas, alpha_selection)
+    name_of_regression = regression_name(regression)
     if n_inner_splits < 1:
         raise ValueError(f"n_inner_splits must be >= 1; got {n_inner_splits}")
     layer_map = _layer_dict(layers)
@@ -551,43 +681,37 @@ def score_layers(
             len(train), None if strat is None else strat[train], n_inner_splits, train_size, random_state)]
         for train, _ in outer
     ]
-    path = make_path(regression, device, n_components, alphas, alpha_selection)
-    joint = regression != "pls"
+    every = outer + [pair for per_outer in inner for pair in per_outer]
+    joint = isinstance(path, (RidgePath, LinearPath))  # fit every neuroid independently: one fit for all regions
     Y = np.asarray(tgt.values)
     names = list(layer_map)
     outer_med = np.full((len(names), len(regions), n_splits), np.nan)  # per split median r
     inner_score = np.full((len(names), len(regions), n_splits), np.nan)
     simulated = is_simulated(target)
-    bar = tqdm(total=len(names) * n_splits, desc=f"{regression} layers", disable=not progress)
-    for li, name in enumerate(names):
+    const = None
+    for li, name in enumerate(tqdm(names, desc=f"{path.name} layers", disable=not progress)):
         asm = _per_stimulus(layer_map[name], f"layer {name!r}")
         simulated = simulated or is_simulated(asm)
         _, src = align(tgt, asm)
+        const = _check_scorable(src, tgt, every, nan_policy) if const is None else const
         prepared = path.prepare(src.values)
-
-        def region_medians(train_idx, test_idx):
-            """Median held-out r per region; ridge/linear fit every neuroid independently,
-            so one fit serves all regions, while PLS2 is fitted per region (as Brain-Score)."""
-            if joint:
-                pred, _ = path.fit_predict(prepared, Y, train_idx, test_idx, order=ids)
-                r = pearson_columns(pred, Y[test_idx])
-                return [_nanmedian_rows(r[cols[reg]][None])[0] for reg in regions]
-            out = []
-            for reg in regions:
-                Yr = Y[:, cols[reg]]
-                pred, _ = path.fit_predict(prepared, Yr, train_idx, test_idx, order=ids)
-                out.append(_nanmedian_rows(pearson_columns(pred, Yr[test_idx])[None])[0])
-            return out
-
-        for s, (train, test) in enumerate(outer):
-            outer_med[li, :, s] = region_medians(train, test)
-            inner_meds = np.array([region_medians(itrain, ival) for itrain, ival in inner[s]])
-            for ri in range(len(regions)):
-                if (~np.isnan(inner_meds[:, ri])).any():
-                    inner_score[li, ri, s] = np.nanmean(inner_meds[:, ri])
-            bar.update(1)
+        meds = np.full((len(regions), len(every)), np.nan)  # median r per region and split
+        groups = [(list(range(len(regions))), np.arange(Y.shape[1]))] if joint else \
+            [([ri], cols[reg]) for ri, reg in enumerate(regions)]
+        for region_idx, columns in groups:
+            Yr = Y[:, columns]
+            fitted = fit_predict_splits(path, prepared, Yr, every, ids)
+            r = np.stack([pearson_columns(pred, Yr[te]) for (pred, _), (_, te) in zip(fitted, every)])
+            _warn_nan_splits(r, const[columns], f"score_layers, layer {name!r}")
+            for ri in region_idx:
+                sel = cols[regions[ri]] if joint else slice(None)
+                meds[ri] = _nanmedian_rows(r[:, sel])
+        outer_med[li] = meds[:, :n_splits]
+        inner_meds = meds[:, n_splits:].reshape(len(regions), n_splits, n_inner_splits)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN inner splits stay NaN
+            inner_score[li] = np.nanmean(inner_meds, axis=-1)
         del prepared
-    bar.close()
     rows, summary, choices = [], [], []
     best_layers = {}
     for ri, reg in enumerate(regions):
@@ -601,51 +725,14 @@ def score_layers(
                     for s, c in enumerate(chosen)]
         best_layers[reg] = best
         summary.append({"region": reg, "best_layer": best, "score": score, "error": error,
-                        "n_splits": n_splits, "regression": regression, "simulated": simulated})
+                        "n_splits": n_splits, "regression": name_of_regression, "simulated": simulated})
         for li, name in enumerate(names):
             sc, er = _mean_and_sem(outer_med[li, ri])
             rows.append({"region": reg, "layer": name, "layer_index": li, "score": sc, "error": er,
-                         "selected": counts[li] / n_splits, "regression": regression,
+                         "selected": counts[li] / n_splits, "regression": name_of_regression,
                          "simulated": simulated})
     return LayerScores(pd.DataFrame(rows), pd.DataFrame(summary), best_layers, pd.DataFrame(choices),
                        simulated)
-
-
-def plot_layer_scores(result: LayerScores, ax=None):
-    """Line plot of held-out predictivity per layer and region; best layers starred.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-    """
-    import matplotlib.pyplot as plt
-    import seaborn as sns
-
-    sns.set_theme(style="whitegrid", context="notebook")
-    table = result.table
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(max(4.0, 0.5 * table["layer"].nunique() + 2), 3.5))
-    else:
-        fig = ax.figure
-    layers = list(pd.unique(table["layer"]))
-    palette = sns.color_palette(n_colors=table["region"].nunique())
-    for color, (reg, df) in zip(palette, table.groupby("region", sort=False)):
-        x = df["layer_index"].to_numpy()
-        ax.errorbar(x, df["score"], yerr=df["error"], marker="o", color=color, label=str(reg), capsize=2)
-        best = layers.index(result.best_layers[reg])
-        ax.plot([best], df.loc[df["layer_index"] == best, "score"], marker="*", markersize=14,
-                color=color, linestyle="none")
-    ax.set_xticks(range(len(layers)))
-    ax.set_xticklabels(layers, rotation=45, ha="right")
-    ax.set_xlabel("model layer")
-    ax.set_ylabel("predictivity (median Pearson r, held-out stimuli)")
-    title = f"{table['regression'].iloc[0]} regression; ★ = layer selected on training stimuli"
-    if result.simulated:
-        title += " (simulated data)"
-    ax.set_title(title, fontsize=9)
-    ax.legend(title="region")
-    fig.tight_layout()
-    return fig
 
 
 # ----------------------------------------------------------------------------- files

@@ -14,6 +14,7 @@ import importlib
 
 # module -> public plotting functions; each helper adds its topic's line here
 _API: dict[str, list[str]] = {
+    "comparison": ["plot_layer_scores", "plot_rdm"],
     "manifolds": ["plot_manifold_geometry", "plot_geometry_by_layer", "plot_alignment"],
     "flows": ["plot_component_coordinates", "plot_local_components", "plot_component_images", "plot_training_history"],
     "texture": ["plot_modulation_index", "plot_family_decoding", "plot_data_efficiency"],
