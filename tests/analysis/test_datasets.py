@@ -1,17 +1,17 @@
-"""Data manifests: schema, fetching with hash checks (file:// and failing HTTP), loaders."""
-import gzip
+"""Data manifests: schema, lookup, fetching through pooch (file:// and failing HTTP), archives, CLI."""
 import hashlib
+import io
+import os
+import re
 import socket
-import struct
+import tarfile
 import threading
 import time
 import zipfile
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
-import xarray as xr
 
 from analysis import datasets
 from analysis.datasets import DatasetError, fetch, get_manifest, read_manifest, verify
@@ -39,7 +39,7 @@ def test_shipped_manifests_cover_the_datasets_and_parse():
 
 def test_default_manifest_folder_and_data_root(monkeypatch, tmp_path):
     monkeypatch.delenv("NEUROMODELS_MANIFESTS", raising=False)
-    assert datasets.manifest_dirs() == [REPO_MANIFESTS]
+    assert datasets.manifest_dirs() == [REPO_MANIFESTS] == [datasets.bundled_manifest_dir()]
     monkeypatch.setenv("NEUROMODELS_DATA", str(tmp_path))
     assert get_manifest("mnist").folder() == tmp_path / "MNIST"  # name lookup is case-insensitive
     with pytest.raises(DatasetError, match="available: .*MNIST"):
@@ -78,7 +78,7 @@ def test_fetch_from_file_url_verifies_and_keeps(env):
     sha = hashlib.sha256(payload).hexdigest()
     _write_manifest(manifests, [{"name": "blob.bin", "url": (remote / "blob.bin").as_uri(),
                                  "hash": f"sha256:{sha}", "size": len(payload)}])
-    assert datasets.list_manifests() == ["Toy"]
+    assert "Toy" in datasets.list_manifests()
     folder = fetch("Toy", progress=False)
     assert folder == data / "Toy"
     assert (folder / "blob.bin").read_bytes() == payload
@@ -97,7 +97,7 @@ def test_corrupted_download_is_refused_naming_both_hashes(env):
                                  "hash": wrong}])
     with pytest.raises(DatasetError) as err:
         fetch("Toy", progress=False)
-    assert f"expected {wrong}, got {actual}" in str(err.value) and "sha256" in str(err.value)
+    assert wrong in str(err.value) and actual in str(err.value) and "SHA256" in str(err.value)
     assert not list((data / "Toy").iterdir())  # refused: nothing kept under any name
 
 
@@ -112,14 +112,14 @@ def test_corrupted_local_file_fails_verify(env):
     bad = hashlib.sha256(payload[:-1] + b"\x00").hexdigest()
     with pytest.raises(DatasetError, match=f"expected {sha}, got {bad}"):
         verify("Toy")
-    assert datasets.main(["verify", "Toy"]) == 1
+    assert datasets.main(["verify", "Toy"]) == 2
 
 
 def test_size_mismatch_is_reported(env):
     manifests, data, remote, payload = env
     _write_manifest(manifests, [{"name": "blob.bin", "url": (remote / "blob.bin").as_uri(),
                                  "size": len(payload) + 1}])
-    with pytest.raises(DatasetError, match=f"has {len(payload)} bytes; the manifest expects "
+    with pytest.raises(DatasetError, match=f"gave {len(payload)} bytes; the manifest expects "
                                            f"{len(payload) + 1}"):
         fetch("Toy", progress=False)
 
@@ -199,8 +199,10 @@ def test_bad_manifests_are_rejected(env, field, value, match):
         _write_manifest(manifests, [{"name": "a"}], kind=value)
     else:
         _write_manifest(manifests, [{"name": "a", "hash": value}])
+    assert "Toy" not in datasets.list_manifests()  # reported, not fatal for the others
+    assert "FreemanZiemba2013" in datasets.list_manifests()
     with pytest.raises(DatasetError, match=match):
-        datasets.list_manifests()
+        get_manifest("Toy")
 
 
 def test_cli_list_info_fetch(env, capsys):
@@ -211,121 +213,190 @@ def test_cli_list_info_fetch(env, capsys):
     assert "Toy" in capsys.readouterr().out
     assert datasets.main(["info", "Toy"]) == 0
     assert "blob.bin" in capsys.readouterr().out
-    assert datasets.main(["verify", "Toy"]) == 1
+    assert datasets.main(["verify", "Toy"]) == 2
     assert "Put it at" in capsys.readouterr().err
     assert datasets.main(["fetch", "Toy", "--no-progress"]) == 0
     assert datasets.main(["verify", "Toy"]) == 0
     assert "verified" in capsys.readouterr().out
 
 
-# ------------------------------------------------------------------ loaders on real formats
-def _write_idx(path, array, code):
-    header = struct.pack(">BBBB", 0, 0, code, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
-    with gzip.open(path, "wb") as fh:
-        fh.write(header + array.astype(array.dtype.newbyteorder(">")).tobytes())
+# ------------------------------------------------------------------ issue 17: manifests and folders
+def test_user_manifests_add_to_the_bundled_ones_and_may_replace_one(env):
+    manifests, data, remote, payload = env
+    _write_manifest(manifests, [{"name": "blob.bin"}])
+    names = datasets.list_manifests()
+    assert "Toy" in names and {"FreemanZiemba2013", "MNIST", "DTD"} <= set(names)
+    (manifests / "mnist.yaml").write_text(
+        (REPO_MANIFESTS / "mnist.yaml").read_text() + f"local_path: {remote}\n")
+    assert get_manifest("MNIST").folder() == remote and get_manifest("MNIST").path == manifests / "mnist.yaml"
 
 
-def test_mnist_loader_reads_idx_files(tmp_path):
+def test_a_malformed_manifest_breaks_only_its_own_dataset(env, capsys):
+    manifests, data, remote, payload = env
+    _write_manifest(manifests, [{"name": "blob.bin"}])
+    (manifests / "broken.yaml").write_text("name: Broken\nfiles: [\n")
+    (manifests / "binary.yaml").write_bytes(b"\xff\xfe\x00")
+    assert "Toy" in datasets.list_manifests() and "Broken" not in datasets.list_manifests()
+    problems = datasets.manifest_problems()
+    assert set(problems) == {str(manifests / "broken.yaml"), str(manifests / "binary.yaml")}
+    for name in ("Broken", "broken", "binary"):
+        with pytest.raises(DatasetError, match=f"cannot be used: manifest {manifests}/b"):
+            get_manifest(name)
+    with pytest.raises(DatasetError, match="2 manifest file.s. could not be read"):
+        get_manifest("NoSuchThing")
+    assert datasets.main(["list"]) == 0
+    captured = capsys.readouterr()
+    assert "Toy" in captured.out and f"skipped {manifests / 'broken.yaml'}: " in captured.err
+
+
+@pytest.mark.parametrize("name", ["../outside.bin", "sub/../../outside.bin", "/tmp/outside.bin",
+                                  "C:/outside.bin", "..\\outside.bin"])
+def test_a_file_name_that_leaves_the_dataset_folder_is_refused(env, name):
+    manifests, data, remote, payload = env
+    _write_manifest(manifests, [{"name": f"'{name}'", "url": (remote / "blob.bin").as_uri()}])
+    with pytest.raises(DatasetError, match="would leave the dataset folder"):
+        fetch("Toy", progress=False)
+    assert not (data / "outside.bin").exists() and sorted(p.name for p in data.iterdir()) == []
+
+
+def test_a_symlinked_name_that_resolves_outside_is_refused(env, tmp_path):
+    manifests, data, remote, payload = env
+    (data / "Toy").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    (data / "Toy" / "link").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    _write_manifest(manifests, [{"name": "link/blob.bin", "url": (remote / "blob.bin").as_uri()}])
+    with pytest.raises(DatasetError, match="outside"):
+        fetch("Toy", progress=False)
+    assert not (tmp_path / "elsewhere" / "blob.bin").exists()
+
+
+def test_unwritable_data_folder_is_one_clear_error(env, tmp_path, monkeypatch, capsys):
+    manifests, data, remote, payload = env
+    _write_manifest(manifests, [{"name": "blob.bin", "url": (remote / "blob.bin").as_uri()}])
+    not_a_folder = tmp_path / "a_file"
+    not_a_folder.write_text("")
+    monkeypatch.setenv("NEUROMODELS_DATA", str(not_a_folder / "data"))
+    with pytest.raises(DatasetError, match="cannot write into .*Set NEUROMODELS_DATA"):
+        fetch("Toy", progress=False)
+    assert datasets.main(["fetch", "Toy", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: Toy: cannot write into") and err.count("\n") == 1
+    with pytest.raises(DatasetError):
+        datasets.main(["--debug", "fetch", "Toy", "--no-progress"])
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores file permissions")
+def test_read_only_data_folder_is_one_clear_error(env):
+    manifests, data, remote, payload = env
+    _write_manifest(manifests, [{"name": "blob.bin", "url": (remote / "blob.bin").as_uri()}])
+    data.chmod(0o555)
+    try:
+        with pytest.raises(DatasetError, match="cannot write into"):
+            fetch("Toy", progress=False)
+    finally:
+        data.chmod(0o755)
+
+
+def test_fetch_goes_through_pooch_with_the_manifest_hash(env, monkeypatch):
+    import pooch
+
+    manifests, data, remote, payload = env
+    md5 = hashlib.md5(payload).hexdigest()
+    _write_manifest(manifests, [{"name": "sub/blob.bin", "url": (remote / "blob.bin").as_uri(),
+                                 "hash": f"md5:{md5}"}])
+    calls = []
+    real = pooch.retrieve
+    monkeypatch.setattr(pooch, "retrieve", lambda *a, **k: calls.append(k) or real(*a, **k))
+    fetch("Toy", progress=False)
+    assert [c["known_hash"] for c in calls] == [f"md5:{md5}"]
+    assert (data / "Toy" / "sub" / "blob.bin").read_bytes() == payload
+
+
+# ------------------------------------------------------------------ archives
+def _tarball(path: Path, members: dict, links: dict = None):
+    with tarfile.open(path, "w:gz" if path.name.endswith("gz") else "w") as tar:
+        for name, content in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(content)
+            tar.addfile(info, io.BytesIO(content))
+        for name, target in (links or {}).items():
+            info = tarfile.TarInfo(name)
+            info.type, info.linkname = tarfile.SYMTYPE, target
+            tar.addfile(info)
+    return hashlib.md5(path.read_bytes()).hexdigest()
+
+
+def _archive_manifest(manifests, remote, archive):
+    _write_manifest(manifests, [{"name": archive, "url": (remote / archive).as_uri()}])
+    path = manifests / "toy.yaml"
+    path.write_text(path.read_text().replace("    url:", "    unpack: true\n    url:"))
+
+
+@pytest.mark.parametrize("evil", ["../evil.txt", "/tmp/evil_neuromodels_test.txt", "a/../../evil.txt"])
+def test_an_archive_member_that_leaves_the_folder_is_refused(env, evil):
+    manifests, data, remote, _ = env
+    _tarball(remote / "a.tar.gz", {"ok.txt": b"fine", evil: b"evil"})
+    _archive_manifest(manifests, remote, "a.tar.gz")
+    with pytest.raises(DatasetError, match=f"archive .*a.tar.gz: {re.escape(repr(evil))} would leave"):
+        fetch("Toy", progress=False)
+    assert not (data / "evil.txt").exists() and not Path("/tmp/evil_neuromodels_test.txt").exists()
+    assert not (data / "Toy" / "ok.txt").exists()  # nothing extracted
+
+
+def test_an_archive_link_that_points_outside_is_refused(env):
+    manifests, data, remote, _ = env
+    _tarball(remote / "l.tar", {}, links={"innocent": "../../etc"})
+    _archive_manifest(manifests, remote, "l.tar")
+    with pytest.raises(DatasetError, match="link 'innocent'.*would leave"):
+        fetch("Toy", progress=False)
+    assert not (data / "Toy" / "innocent").exists()
+
+
+def test_zip_archives_are_unpacked_once(env):
+    manifests, data, remote, _ = env
+    with zipfile.ZipFile(remote / "z.zip", "w") as zf:
+        zf.writestr("inner/a.txt", b"alpha")
+    _archive_manifest(manifests, remote, "z.zip")
+    folder = fetch("Toy", progress=False)
+    assert (folder / "inner" / "a.txt").read_bytes() == b"alpha"
+    (folder / "inner" / "a.txt").write_bytes(b"edited")  # a second fetch does not extract again
+    fetch("Toy", progress=False)
+    assert (folder / "inner" / "a.txt").read_bytes() == b"edited"
+
+
+def test_dtd_through_its_manifest_fetches_extracts_and_loads_families(env, monkeypatch):
+    """DTD's tarball layout (dtd/images/<category>/*.jpg, dtd/labels/...), the bundled manifest."""
+    from skimage.io import imread, imsave
+
+    manifests, data, remote, _ = env
     rng = np.random.default_rng(0)
-    images = rng.integers(0, 256, (5, 28, 28), dtype=np.uint8)
-    labels = rng.integers(0, 10, 5, dtype=np.uint8)
-    _write_idx(tmp_path / "t10k-images-idx3-ubyte.gz", images, 0x08)
-    _write_idx(tmp_path / "t10k-labels-idx1-ubyte.gz", labels, 0x08)
-    x, y = datasets.load_mnist(tmp_path, split="test")
-    np.testing.assert_array_equal(x, images)
-    np.testing.assert_array_equal(y, labels)
-    floats = rng.standard_normal((3, 2)).astype(np.float32)
-    _write_idx(tmp_path / "f.idx.gz", floats, 0x0D)
-    np.testing.assert_array_equal(datasets.read_idx(tmp_path / "f.idx.gz"), floats)
-    with pytest.raises(DatasetError, match="train-images-idx3-ubyte.gz is missing"):
-        datasets.load_mnist(tmp_path, split="train")
-    (tmp_path / "bad.gz").write_bytes(gzip.compress(b"\x01\x02\x03\x04"))
-    with pytest.raises(DatasetError, match="bad magic"):
-        datasets.read_idx(tmp_path / "bad.gz")
+    staging = remote / "staging"
+    members = {}
+    for cat in ("banded", "dotted", "woven"):
+        for i in range(2):
+            (staging / cat).mkdir(parents=True, exist_ok=True)
+            imsave(staging / cat / f"{cat}_{i:04d}.jpg", rng.integers(0, 256, (24, 20, 3), dtype=np.uint8),
+                   check_contrast=False)
+            members[f"dtd/images/{cat}/{cat}_{i:04d}.jpg"] = (staging / cat / f"{cat}_{i:04d}.jpg").read_bytes()
+    members["dtd/labels/labels_joint_anno.txt"] = b"banded/banded_0000.jpg banded\n"
+    md5 = _tarball(remote / "dtd-r1.0.1.tar.gz", members)
+    text = (REPO_MANIFESTS / "dtd.yaml").read_text()
+    text = text.replace("https://www.robots.ox.ac.uk/~vgg/data/dtd/download/", remote.as_uri() + "/")
+    text = text.replace("md5:fff73e5086ae6bdbea199a49dfb8a4c1", f"md5:{md5}").replace("n_entries: 47", "n_entries: 3")
+    (manifests / "dtd.yaml").write_text(text)  # replaces the bundled DTD manifest
+    folder = fetch("DTD", progress=False)
+    assert folder == data / "DTD" and (folder / "dtd" / "labels" / "labels_joint_anno.txt").is_file()
+    assert verify("DTD")[-1]["status"] == "present"
+    stimuli = datasets.load("DTD", size=16)
+    assert sorted(set(stimuli.metadata("texture_family"))) == ["banded", "dotted", "woven"]
+    assert len(stimuli) == 6 and stimuli.name == "DTD"
+    from analysis.stimuli import as_image, resize_square
 
-
-def _png(path, array):
-    from skimage.io import imsave
-
-    imsave(path, array, check_contrast=False)
-
-
-def test_image_folder_loader(tmp_path):
-    from analysis.stimuli import resize_square
-
-    rng = np.random.default_rng(0)
-    written = {}
-    for cls in ("n01", "n02"):
-        (tmp_path / cls).mkdir()
-        for i in range(3):
-            img = rng.integers(0, 256, (20, 30), dtype=np.uint8)
-            _png(tmp_path / cls / f"{i}.png", img)
-            written[f"{cls}/{i}.png"] = img
-    s = datasets.load_image_folder(tmp_path, size=16)
-    assert len(s) == 6 and list(s.metadata("image_label")) == ["n01"] * 3 + ["n02"] * 3
-    for sid, img in zip(s.stimulus_ids, s.load_images()):
-        np.testing.assert_allclose(img[0], resize_square(written[sid] / 255.0, 16), atol=1e-6)
-    few = datasets.load_texture_folder(tmp_path, max_per_class=2)
-    assert len(few) == 4 and set(few.metadata("texture_family")) == {"n01", "n02"}
-    assert few.images is None and few.load_images().shape == (4, 1, 20, 30)
-
-
-def _brainio_files(folder, n_stim=4, n_rep=2, n_neuroid=3, n_bins=250):
-    """Files in the formats Brain-Score stores FreemanZiemba2013 in (BrainIO)."""
-    rng = np.random.default_rng(1)
-    ids = [f"img{i:02d}" for i in range(n_stim)]
-    values = rng.poisson(0.05, (n_stim * n_rep, n_neuroid, n_bins)).astype(float)
-    da = xr.DataArray(values, dims=("presentation", "neuroid", "time_bin"), coords={
-        "image_id": ("presentation", np.repeat(ids, n_rep)),
-        "repetition": ("presentation", np.tile(np.arange(n_rep), n_stim)),
-        "texture_family": ("presentation", np.repeat(["a", "b"] * (n_stim // 2), n_rep)),
-        "texture_type": ("presentation", np.repeat(["texture", "noise"] * (n_stim // 2), n_rep)),
-        "neuroid_id": ("neuroid", [f"u{j}" for j in range(n_neuroid)]),
-        "region": ("neuroid", ["V1", "V2", "V2"][:n_neuroid]),
-        "time_bin_start": ("time_bin", np.arange(n_bins)),
-        "time_bin_end": ("time_bin", np.arange(n_bins) + 1),
-    })
-    da.to_netcdf(folder / "assy_movshon_FreemanZiemba2013_public.nc")  # unnamed variable
-    table = pd.DataFrame({"image_id": ids, "texture_family": ["a", "b"] * (n_stim // 2),
-                          "filename": [f"{i}.png" for i in ids]})
-    table.to_csv(folder / "image_movshon_FreemanZiemba2013-public.csv", index=False)
-    imgs = rng.integers(0, 256, (n_stim, 12, 12), dtype=np.uint8)
-    with zipfile.ZipFile(folder / "image_movshon_FreemanZiemba2013-public.zip", "w") as zf:
-        for i, img in zip(ids, imgs):
-            _png(folder / f"{i}.png", img)
-            zf.write(folder / f"{i}.png", arcname=f"{i}.png")
-            (folder / f"{i}.png").unlink()
-    return values, imgs
-
-
-def test_freemanziemba_loader_averages_50_to_200_ms(tmp_path):
-    values, imgs = _brainio_files(tmp_path)
-    asm, stimuli = datasets.load_freemanziemba2013(folder=tmp_path)
-    np.testing.assert_allclose(asm.values, values[:, :, 50:200].mean(-1))
-    assert asm.dims == ("presentation", "neuroid")
-    assert list(asm["stimulus_id"].values[:3]) == ["img00", "img00", "img01"]
-    assert asm.attrs["simulated"] == 0 and asm.attrs["time_window_ms"] == [50, 200]
-    v2, _ = datasets.load_freemanziemba2013("V2", folder=tmp_path)
-    assert list(v2["neuroid_id"].values) == ["u1", "u2"]
-    assert stimuli.visual_degrees == 4.0 and list(stimuli.stimulus_ids) == ["img00", "img01",
-                                                                            "img02", "img03"]
-    np.testing.assert_allclose(stimuli.load_images()[:, 0], imgs / 255.0, atol=1e-6)
-
-
-def test_model_vs_human_loader(tmp_path):
-    d = tmp_path / "raw-data" / "cue-conflict"
-    d.mkdir(parents=True)
-    (d / "cue-conflict_subject-01_session_1.csv").write_text(
-        "subj,session,trial,rt,object_response,category,condition,imagename\n"
-        "subject-01,1,1,0.8,cat,cat,0,0001_cl_s01_0_cat_00_cat1-dog2.png\n"
-        "subject-01,1,2,0.7,dog,bear,0,0002_cl_s01_0_bear_00_bear1-dog3.png\n")
-    df = datasets.load_model_vs_human("cue-conflict", folder=tmp_path)
-    assert list(df["correct"]) == [True, False] and set(df["experiment"]) == {"cue-conflict"}
-    with pytest.raises(DatasetError, match="available: \\['cue-conflict'\\]"):
-        datasets.load_model_vs_human("sketch", folder=tmp_path)
-
-
-def test_missing_freemanziemba_is_an_oserror_naming_the_file(tmp_path):
-    """Callers that fall back to simulated data catch OSError (DatasetError is one)."""
-    with pytest.raises(OSError, match="assy_movshon_FreemanZiemba2013_public.nc"):
-        datasets.load_freeman_ziemba2013(folder=tmp_path)
+    images = stimuli.load_images()
+    assert images.shape == (6, 3, 16, 16)  # RGB files stay RGB
+    for sid, img in zip(stimuli.stimulus_ids, images):  # the files the tarball held
+        ref = as_image(imread(folder / "dtd" / "images" / sid))
+        for c in range(3):
+            np.testing.assert_allclose(img[c], resize_square(ref[c], 16), atol=1e-6)
+    gray = datasets.load("DTD", size=16, color="gray").load_images()
+    assert gray.shape == (6, 1, 16, 16)
