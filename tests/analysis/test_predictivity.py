@@ -24,6 +24,7 @@ from analysis.predictivity import (
 )
 
 matplotlib.use("Agg")
+import matplotlib.pyplot  # noqa: E402  (the figures below)
 
 REPO = Path(__file__).resolve().parents[2]
 
