@@ -1,5 +1,9 @@
 """``python -m experiments {list,run}``: scripted reproductions of the papers' experiments.
 
+Also installed as ``neuromodels-experiments``. Bad input (an unknown reproduction or
+config key, a malformed override, a result folder made with another config) is one
+line on stderr and exit status 2; ``--debug`` shows the traceback.
+
 Examples
 --------
     python -m experiments list
@@ -11,19 +15,23 @@ from __future__ import annotations
 import argparse
 import sys
 
+from neuromodels.command_line import add_debug_flag, run_command
+
 from .config import available, load_config
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m experiments", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("list", help="list the reproductions")
+    list_p = sub.add_parser("list", help="list the reproductions")
     run_p = sub.add_parser("run", help="run one reproduction end to end")
     run_p.add_argument("name", help="reproduction name (see `list`)")
     run_p.add_argument("--quick", action="store_true", help="the quick variant (minutes on a laptop CPU)")
     run_p.add_argument("--device", default=None, help="cpu | cuda | cuda:N (default: cuda if available)")
     run_p.add_argument("--out", default=None, help="result folder (default results/NAME[_quick])")
     run_p.add_argument("overrides", nargs="*", help="key=value config overrides (dotted keys)")
+    for p in (list_p, run_p):
+        add_debug_flag(p)
     # overrides may stand before or after the options: anything key=value left over is one
     args, extra = parser.parse_known_args(argv)
     bad = [e for e in extra if "=" not in e or e.startswith("-")]
@@ -43,15 +51,15 @@ def main(argv: list[str] | None = None) -> int:
     from .reproductions import run_reproduction
 
     out = args.out or f"results/{args.name}{'_quick' if args.quick else ''}"
-    try:
+
+    def body() -> int:
         load_config(args.name, args.quick)
         report = run_reproduction(args.name, quick=args.quick, device=args.device, out=out,
                                   overrides=args.overrides)
-    except (ValueError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    print(f"report: {report}")
-    return 0
+        print(f"report: {report}")
+        return 0
+
+    return run_command(body, debug=args.debug, expected=(ValueError, FileNotFoundError))
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
-import yaml
+from neuromodels.training.config import parse_override, read_yaml_file
 
 __all__ = ["CONFIG_DIR", "load_config", "apply_overrides", "available"]
 
@@ -24,8 +24,7 @@ def load_config(name: str, quick: bool = False) -> dict:
     path = CONFIG_DIR / f"{name}{'_quick' if quick else ''}.yaml"
     if not path.exists():
         raise FileNotFoundError(f"no {'quick ' if quick else ''}config for {name!r} at {path}")
-    with open(path) as fh:
-        cfg = yaml.safe_load(fh) or {}
+    cfg = read_yaml_file(path, "reproduction config") or {}
     if not isinstance(cfg, dict):
         raise ValueError(f"{path} must hold a mapping at top level")
     return cfg
@@ -39,10 +38,8 @@ def apply_overrides(config: dict, overrides: list[str]) -> dict:
     """
     cfg = copy.deepcopy(config)
     for item in overrides:
-        if "=" not in item:
-            raise ValueError(f"override {item!r} must look like key=value (e.g. seed=3)")
-        key, raw = item.split("=", 1)
-        parts = key.strip().split(".")
+        parts, value = parse_override(item)  # the toolkit's one override parser (typed, YAML values)
+        key = ".".join(parts)
         node = cfg
         for i, p in enumerate(parts[:-1]):
             if not isinstance(node.get(p), dict):
@@ -53,5 +50,5 @@ def apply_overrides(config: dict, overrides: list[str]) -> dict:
             node = node[p]
         if parts[-1] not in node:
             raise ValueError(f"override {key!r}: unknown key {parts[-1]!r}; valid keys: {sorted(node)}")
-        node[parts[-1]] = yaml.safe_load(raw)
+        node[parts[-1]] = value
     return cfg

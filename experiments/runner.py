@@ -6,9 +6,15 @@ figure paths, report text). The record is written atomically to
 ``stages/<name>.json`` when the stage finishes; re-running with the same ``out``
 folder loads finished stages instead of recomputing them, so an interrupted run
 loses at most the stage it was in.
+
+Every stage record carries the SHA-256 of the configuration it was computed with
+(``_config_sha256``, :func:`config_hash`); a record made with another configuration
+(or with none recorded) is never reused: the stage is recomputed and says so. This
+holds even when ``config.json`` was deleted or edited by hand.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -16,17 +22,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-__all__ = ["Run", "Section", "Headline", "atomic_write_text"]
+from neuromodels.training.checkpoints import atomic_write_text  # the toolkit's one atomic writer
+
+__all__ = ["Run", "Section", "Headline", "atomic_write_text", "config_hash"]
 
 
-def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
-    """Write ``text`` to ``path`` through a temporary file and a rename (the trainer's writer)."""
-    from neuromodels.training.checkpoints import atomic_write_bytes
+def config_hash(config: dict) -> str:
+    """SHA-256 of a configuration's canonical JSON (sorted keys): what a stage record was made with.
 
-    if not isinstance(text, str):
-        raise TypeError(f"expected text to write, got {type(text).__name__}")
-    atomic_write_bytes(path, text.encode())
-    return Path(path)
+    Examples
+    --------
+    >>> config_hash({"seed": 0, "a": 1}) == config_hash({"a": 1, "seed": 0}) != config_hash({"a": 1, "seed": 1})
+    True
+    """
+    text = json.dumps(_to_jsonable(config), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 @dataclass
@@ -107,6 +117,7 @@ class Run:
         self.records: dict[str, dict] = {}
         self.timings: dict[str, float] = {}
         self.flops: dict[str, float] = {}
+        self.config_sha256 = config_hash(config)
         self._check_same_config(config)
         atomic_write_text(self.out / "config.json", json.dumps(_to_jsonable(config), indent=2))
 
@@ -137,18 +148,26 @@ class Run:
         if rec_path.exists():
             try:
                 record = _from_jsonable(json.loads(rec_path.read_text()))
+                made_with = record.get("_config_sha256") if isinstance(record, dict) else None
+                if made_with != self.config_sha256:
+                    raise ValueError(
+                        "it was made with another configuration" if made_with else "it records no configuration hash"
+                    )
                 self.log(f"[{self.name}] stage {name}: finished earlier, reusing {rec_path}")
                 self.records[name] = record
                 self.timings[name] = float(record.get("_wall_s", 0.0))
                 self.flops[name] = float(record.get("_flops", 0.0))
                 return record
-            except (json.JSONDecodeError, TypeError) as err:
+            except (json.JSONDecodeError, TypeError, AttributeError) as err:
                 self.log(f"[{self.name}] stage {name}: record unreadable ({err}); recomputing")
+            except ValueError as err:
+                self.log(f"[{self.name}] stage {name}: not reusing {rec_path}: {err}; recomputing")
         self.log(f"[{self.name}] stage {name}: running")
         t0 = time.perf_counter()
         record = dict(fn(self) or {})
         wall = time.perf_counter() - t0
         record["_wall_s"] = wall
+        record["_config_sha256"] = self.config_sha256
         record.setdefault("_flops", 0.0)
         atomic_write_text(rec_path, json.dumps(_to_jsonable(record), indent=2))
         self.records[name] = record

@@ -1,8 +1,9 @@
 """Deep-network baselines: torchvision ResNet-50 and AlexNet, and VOneNet-ResNet-50.
 
-torchvision networks take RGB; our images are grayscale (B, 1, H, W), so a single
-channel is repeated to three. Inputs are in [0, 1] and normalized inside the model
-with the ImageNet mean and standard deviation that torchvision's weights expect.
+torchvision networks take RGB (``in_channels = 3``): RGB stimuli reach them as they
+are, grayscale ones (B, 1, H, W) with their single channel repeated to three. Inputs
+are in [0, 1] and normalized inside the model with the ImageNet mean and standard
+deviation that torchvision's weights expect.
 ``pretrained=False`` (the default, and what the tests use) never downloads;
 ``pretrained=True`` loads torchvision's ``IMAGENET1K_V1`` weights (a download on
 first use, cached by torch.hub).
@@ -111,14 +112,14 @@ class FrontEndResNet50(VisionModel):
 # -- registry ------------------------------------------------------------------------
 
 
-@register_model
+@register_model(supervision=("supervised", "object recognition"), region_layers={"V1": "backbone.layer1", "V2": "backbone.layer2", "V4": "backbone.layer3", "IT": "backbone.layer4"}, image_size=224)
 def resnet50(pretrained: bool = False, num_classes: int = 1000, visual_degrees: float = 8.0) -> TorchvisionModel:
     """torchvision ResNet-50 (He et al. 2016), supervised baseline; layers conv1 … fc."""
     layers = ["conv1", "maxpool", "layer1", "layer2", "layer3", "layer4", "avgpool", "fc"]
     return TorchvisionModel(_resnet50(pretrained, num_classes), layers, visual_degrees)
 
 
-@register_model
+@register_model(supervision=("supervised", "object recognition"), region_layers={"V1": "backbone.features.1", "V2": "backbone.features.4", "V4": "backbone.features.7", "IT": "backbone.features.12"}, image_size=224)
 def alexnet(pretrained: bool = False, num_classes: int = 1000, visual_degrees: float = 8.0) -> TorchvisionModel:
     """torchvision AlexNet (Krizhevsky et al. 2012); layers are the ReLUs after each
     convolution (``features.1/4/7/9/11``), the last max pooling and the classifier ReLUs."""
@@ -133,7 +134,7 @@ def alexnet(pretrained: bool = False, num_classes: int = 1000, visual_degrees: f
     return TorchvisionModel(net, layers, visual_degrees)
 
 
-@register_model
+@register_model(supervision=("supervised", "object recognition on top of a fixed Gabor front end"), region_layers={"V1": "frontend.output", "V2": "backend.layer1", "V4": "backend.layer3", "IT": "backend.layer4"}, image_size=224)
 def vonenet_resnet50(pretrained: bool = False, num_classes: int = 1000, **gabor_config) -> FrontEndResNet50:
     """VOneNet-ResNet-50 (Dapello et al. 2020): :class:`GaborV1` + 1×1 bottleneck + ResNet-50.
 

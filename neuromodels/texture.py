@@ -71,7 +71,7 @@ class TextureModel(StagedModel):
         self._finish()
 
 
-@register_model
+@register_model(supervision=("self-supervised", "Gaussian-information loss over crops of texture images, no labels"), region_layers={"V1": "frontend", "V2": "stages.0"})
 def texture_model(**config) -> TextureModel:
     """Parthasarathy & Simoncelli (2020) texture model (see :class:`TextureModel`)."""
     return TextureModel(**config)

@@ -26,7 +26,8 @@ import json
 import sys
 from pathlib import Path
 
-from .export import REGIONS, PluginExportError, export_plugin, read_checkpoint, zip_plugin
+from ..command_line import add_debug_flag, run_command
+from .export import REGIONS, PluginExportError, export_plugin, read_checkpoint, rebuild_model, zip_plugin
 
 
 def _stimulus_table(path: Path):
@@ -93,22 +94,39 @@ def select_region_layers(model, recordings, stimulus_table, stimulus_degrees: fl
     return mapping, rows
 
 
+def read_region_layer_map(path) -> dict:
+    """Read a ``{region: layer}`` JSON file; a clear error names the file and what is wrong."""
+    path = Path(path)
+    if not path.is_file():
+        raise PluginExportError(f"--region-layer-map {path} does not exist; give a JSON file such as "
+                                '{"V1": "stage1", "V2": "stage2"}')
+    try:
+        mapping = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise PluginExportError(f"--region-layer-map {path} is not valid JSON ({err}); expected an object such "
+                                'as {"V1": "stage1", "V2": "stage2"}') from None
+    if not isinstance(mapping, dict) or not all(isinstance(v, str) for v in mapping.values()):
+        raise PluginExportError(f"--region-layer-map {path} must hold one JSON object region -> layer name "
+                                f'(e.g. {{"V1": "stage1"}}); got {mapping!r}')
+    return mapping
+
+
 def _export(args) -> int:
     mapping, source, notes = None, "default", None
     if args.region_layer_map and args.recordings:
         raise PluginExportError("give either --region-layer-map or --recordings, not both")
     if args.region_layer_map:
-        mapping = json.loads(Path(args.region_layer_map).read_text())
+        mapping = read_region_layer_map(args.region_layer_map)
         source = f"given ({args.region_layer_map})"
     elif args.recordings:
         if not args.stimuli:
             raise PluginExportError("--recordings needs --stimuli (a folder of images or a CSV with stimulus_id, path)")
         from analysis.assemblies import load  # part of the predictivity-based selection, see the module docstring
 
-        from .export import _build, resolve_image_size
+        from .export import resolve_image_size
 
         ckpt = read_checkpoint(args.checkpoint)
-        model = _build(ckpt["model_name"], ckpt["model_config"], ckpt["model"])
+        model = rebuild_model(ckpt["model_name"], ckpt["model_config"], ckpt["model"])
         recordings = [load(p) for p in args.recordings]
         mapping, notes = select_region_layers(
             model, recordings, _stimulus_table(Path(args.stimuli)), args.stimulus_degrees,
@@ -127,9 +145,9 @@ def _export(args) -> int:
         manifest = result.folder / "export.json"
         data = json.loads(manifest.read_text())
         data["region_layer_scores"] = notes
-        from .export import _write_text
+        from ..training.checkpoints import atomic_write_text
 
-        _write_text(manifest, json.dumps(data, indent=2, default=float) + "\n")
+        atomic_write_text(manifest, json.dumps(data, indent=2, default=float) + "\n")
     print(f"plugin folder: {result.folder}")
     print(f"weights file (host it; not part of the upload): {result.weights_file} sha256 {result.weights_sha256}")
     print(f"region layer map ({source}): {result.region_layer_map}")
@@ -163,22 +181,25 @@ def main(argv=None) -> int:
     zp = sub.add_parser("zip", help="write the upload zip of an exported plugin folder")
     zp.add_argument("folder")
     zp.add_argument("--out", help="zip path (default <folder>.zip)")
-    sub.add_parser("test-images", help="write the generic-test images into brainscore_vision (Brain-Score env)")
+    zp.add_argument("--force", action="store_true", help="replace an existing zip")
+    ti = sub.add_parser("test-images", help="write the generic-test images into brainscore_vision (Brain-Score env)")
+    for p in (ex, zp, ti):
+        add_debug_flag(p)
     args = parser.parse_args(argv)
-    try:
+
+    def body() -> int:
         if args.command == "export":
             return _export(args)
         if args.command == "zip":
-            print(zip_plugin(args.folder, args.out))
+            print(zip_plugin(args.folder, args.out, force=args.force))
             return 0
         from .testing import ensure_generic_test_images
 
         for path in ensure_generic_test_images():
             print(path)
         return 0
-    except (PluginExportError, FileNotFoundError, ImportError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+
+    return run_command(body, debug=args.debug, expected=(PluginExportError, FileNotFoundError, ImportError))
 
 
 if __name__ == "__main__":

@@ -50,7 +50,8 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from ..training.checkpoints import _umask, atomic_write_bytes
+from ..training.checkpoints import CorruptCheckpointError, apply_umask, atomic_write_bytes, atomic_write_text
+from ..training.checkpoints import read_checkpoint as _read_verified
 
 __all__ = [
     "PluginExportError",
@@ -62,6 +63,7 @@ __all__ = [
     "check_plugin_folder",
     "registry_line",
     "read_checkpoint",
+    "rebuild_model",
     "resolve_image_size",
     "portable_config",
 ]
@@ -133,11 +135,41 @@ def _inside(path: Path, folder: Path) -> bool:
 
 def _publish(path, mode: int = 0o666) -> None:
     """Give a file written through ``mkstemp``/``mkdtemp`` (private) the usual permissions."""
-    os.chmod(path, mode & ~_umask())
+    apply_umask(path, mode)
 
 
 def _write_text(path: Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"))
+    atomic_write_text(path, text)
+
+
+def _is_training_checkpoint(path: Path) -> bool:
+    """A trainer checkpoint: ``ckpt-<step>.pt`` or any file with a ``.sha256`` side file."""
+    return bool(re.match(r"^ckpt-\d+\.pt$", path.name)) or path.with_name(path.name + ".sha256").is_file()
+
+
+def _refuse_overwrite(checkpoint: Path, weights_file: Path, zip_path: Path | None, force: bool) -> None:
+    """Refuse to write the weights file or the zip over files the user did not ask to replace.
+
+    A training checkpoint is never overwritten (``force`` or not): losing it loses the
+    run, and the next ``--resume`` would find it "corrupted".
+    """
+    sources = {checkpoint.resolve()}
+    if checkpoint.is_dir():
+        sources |= {p.resolve() for p in checkpoint.glob("ckpt-*.pt")}
+        sources |= {p.resolve() for p in (checkpoint / "checkpoints").glob("ckpt-*.pt")}
+    for what, target, flag in (("weights file", weights_file, "--weights-file"), ("zip", zip_path, "--out")):
+        if target is None:
+            continue
+        if target.resolve() in sources or (target.exists() and _is_training_checkpoint(target)):
+            raise PluginExportError(
+                f"the {what} {target} would overwrite a training checkpoint; the exporter never does that "
+                f"(not even with --force). Choose another {flag} path."
+            )
+        if target.exists() and not force:
+            raise PluginExportError(
+                f"the {what} {target} already exists; pass --force (force=True) to replace it, or choose "
+                f"another {flag} path"
+            )
 
 
 def registry_line(identifier: str) -> str:
@@ -186,30 +218,21 @@ def read_checkpoint(path) -> dict:
     """Load a toolkit checkpoint (``docs/interfaces.md``) and check its required keys.
 
     Returns the dict with at least ``model`` (state dict), ``model_name`` and
-    ``model_config``. Tries ``torch.load(weights_only=True)`` first; trainer
-    checkpoints that also hold numpy RNG states are then loaded in full (they are the
-    user's own files).
+    ``model_config``. The file is read by the toolkit's one checkpoint reader,
+    :func:`neuromodels.training.checkpoints.read_checkpoint`: its SHA-256 side file is
+    checked when present, and nothing but tensors, plain values and numpy arrays is
+    unpickled (a checkpoint from elsewhere never runs code here).
+
+    Raises
+    ------
+    PluginExportError
+        For a missing, damaged or unsafe file, or one without the required keys.
     """
-    import pickle
-
-    import torch
-
     path = _checkpoint_file(path)
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
-        ckpt = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as err:  # truncated or not a torch file
-        raise PluginExportError(f"cannot read checkpoint {path}: {type(err).__name__}: {err}") from err
-    if not isinstance(ckpt, dict):
-        raise PluginExportError(f"checkpoint {path} holds a {type(ckpt).__name__}, expected a dict")
-    missing = [k for k in ("model", "model_name", "model_config") if k not in ckpt]
-    if missing:
-        raise PluginExportError(
-            f"checkpoint {path} lacks {missing} (found keys {sorted(map(str, ckpt))}); a toolkit "
-            "checkpoint holds 'model' (state dict), 'model_name' and 'model_config' (docs/interfaces.md)"
-        )
-    return ckpt
+        return _read_verified(path, require_checksum=False, required=("model", "model_name", "model_config"))
+    except (CorruptCheckpointError, FileNotFoundError) as err:
+        raise PluginExportError(f"cannot export from this checkpoint: {err}") from err
 
 
 def portable_config(model_config: dict) -> tuple[dict, dict]:
@@ -241,12 +264,19 @@ def portable_config(model_config: dict) -> tuple[dict, dict]:
     return cfg, notes
 
 
-def _build(model_name: str, model_config: dict, state_dict):
+def rebuild_model(model_name: str, model_config: dict, state_dict):
+    """``build_model(model_name, **model_config)`` with ``state_dict`` loaded strictly, in eval mode.
+
+    Raises
+    ------
+    PluginExportError
+        If the config does not build the model or the weights do not fit it.
+    """
     import neuromodels
 
     try:
         model = neuromodels.build_model(model_name, **dict(model_config))
-    except TypeError as err:
+    except (TypeError, ValueError) as err:
         raise PluginExportError(f"build_model({model_name!r}, **model_config) failed: {err}") from err
     try:
         model.load_state_dict(state_dict, strict=True)
@@ -280,12 +310,17 @@ def resolve_image_size(ckpt: dict, model, image_size: int | None = None, checkpo
     Order: ``image_size``; ``data.image_size`` of the training config (a ``config``
     entry of the checkpoint, or the run folder's ``config.yaml`` next to
     ``checkpoints/``: the trainer resizes images to this size, so the model learned
-    at that many pixels per ``model.visual_degrees``); ``model.image_size``.
+    at that many pixels per ``model.visual_degrees``); ``model.image_size``; the
+    ``image_size`` declared with the model (``@register_model``).
     """
+    from ..registry import model_info
+
     if image_size is None:
         cfg = ckpt.get("config") if isinstance(ckpt.get("config"), dict) else _run_config(checkpoint)
         data_cfg = cfg.get("data", {}) if isinstance(cfg, dict) else {}
         image_size = (data_cfg or {}).get("image_size") or getattr(model, "image_size", None)
+        if image_size is None and ckpt.get("model_name"):
+            image_size = model_info(ckpt["model_name"]).image_size
     if image_size is None or int(image_size) < 8:
         raise PluginExportError(
             f"cannot tell the input size (pixels) that spans the model's field of view: the checkpoint has no "
@@ -477,13 +512,14 @@ def check_plugin_folder(folder) -> int:
     return total
 
 
-def zip_plugin(folder, zip_path=None) -> Path:
+def zip_plugin(folder, zip_path=None, force: bool = False) -> Path:
     """Write the upload zip of a plugin folder: ``<name>_submission/models/<name>/...``.
 
     The layout follows the Brain-Score website's checks on a zip submission: one
     root folder holding a ``models`` folder with one folder per plugin, each with an
     ``__init__.py`` and a ``test.py``; directory entries are written explicitly.
-    ``__pycache__`` is left out. The zip is written atomically and refused over 50 MB.
+    ``__pycache__`` is left out. The zip is written atomically and refused over 50 MB;
+    an existing zip is replaced only with ``force=True``.
     """
     folder = Path(folder)
     for required in ("__init__.py", "test.py"):
@@ -493,6 +529,8 @@ def zip_plugin(folder, zip_path=None) -> Path:
     zip_path = Path(zip_path) if zip_path is not None else folder.with_name(folder.name + ".zip")
     if _inside(zip_path, folder):
         raise PluginExportError(f"the zip {zip_path} must not be written inside the plugin folder {folder}")
+    if zip_path.exists() and not force:
+        raise PluginExportError(f"{zip_path} already exists; pass --force (force=True) to replace it")
     root = f"{folder.name}_submission/"
     prefix = f"{root}models/{folder.name}/"
     zip_path.parent.mkdir(parents=True, exist_ok=True)
@@ -525,19 +563,6 @@ def zip_plugin(folder, zip_path=None) -> Path:
 # ------------------------------------------------------------------------------- metadata
 
 
-#: how each registry model is trained, for metadata.yaml (None: not stated)
-_SUPERVISION = {
-    "lcl_v2": ("self-supervised", "layerwise local invariance + decorrelation losses on deformed views, no labels"),
-    "texture_model": ("self-supervised", "Gaussian-information loss over crops of texture images, no labels"),
-    "lcl_v2net": ("supervised", "object recognition on top of a frozen self-supervised LCL-V2 front end"),
-    "vonenet_resnet50": ("supervised", "object recognition on top of a fixed Gabor front end"),
-    "resnet50": ("supervised", "object recognition"),
-    "alexnet": ("supervised", "object recognition"),
-    "steerable_v1": ("none", "fixed steerable-pyramid filters, not trained"),
-    "gabor_v1": ("none", "fixed Gabor filters sampled from macaque V1 statistics, not trained"),
-}
-
-
 def _metadata_yaml(identifier, model_name, model, image_size, visual_degrees, training, weights_sha) -> str:
     """``metadata.yaml`` in Brain-Score's schema 2.0 (``brainscore_core.metadata.contract``)."""
     import yaml
@@ -546,7 +571,9 @@ def _metadata_yaml(identifier, model_name, model, image_size, visual_degrees, tr
     stages = list(getattr(model, "stage_names", []) or [])
     loss = training.get("loss") if isinstance(training.get("loss"), dict) else {}
     schedule = training.get("schedule") if isinstance(training.get("schedule"), dict) else {}
-    kind, how = _SUPERVISION.get(model_name, (None, None))
+    from ..registry import model_info
+
+    kind, how = model_info(model_name).supervision or (None, None)
     entry = {
         "model": {
             "display_name": identifier,
@@ -690,6 +717,7 @@ def export_plugin(
         )
     if weights_url is not None and not re.match(r"^https?://", weights_url):
         raise PluginExportError(f"weights_url must be an http(s) URL; got {weights_url!r}")
+    _refuse_overwrite(checkpoint, weights_file, out.with_name(out.name + ".zip") if make_zip else None, force)
     if out.exists() and any(out.iterdir()):
         if not force:
             raise PluginExportError(f"{out} exists and is not empty; choose a new folder or pass force=True")
@@ -705,7 +733,7 @@ def export_plugin(
     if model_name not in neuromodels.list_models():
         raise PluginExportError(f"unknown model {model_name!r}; registered: {neuromodels.list_models()}")
     model_config, config_notes = portable_config(ckpt["model_config"])
-    model = _build(model_name, model_config, ckpt["model"])
+    model = rebuild_model(model_name, model_config, ckpt["model"])
     layers = list(getattr(model, "layers", []) or [])
     if not layers:
         raise PluginExportError(f"{model_name!r} lists no hookable layers (model.layers is empty)")
@@ -717,8 +745,14 @@ def export_plugin(
 
     notes = {}
     mapping = _check_region_layer_map(region_layer_map or {}, layers)
+    declared = neuromodels.registry.model_info(model_name).region_layers
     for region in REGIONS:
-        if region not in mapping:
+        if region in mapping:
+            continue
+        if declared.get(region) in layers:
+            mapping[region] = declared[region]
+            notes[region] = "no data or map given: the model's declared default (@register_model region_layers)"
+        else:
             mapping[region] = layers[-1]
             notes[region] = "no data or map given: deepest layer"
     mapping = {r: mapping[r] for r in REGIONS}
@@ -831,5 +865,5 @@ def export_plugin(
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
-    zip_path = zip_plugin(out) if make_zip else None
+    zip_path = zip_plugin(out, force=True) if make_zip else None  # checked before any work
     return ExportResult(out, weights_file, weights_sha, mapping, zip_path, manifest)

@@ -259,7 +259,7 @@ class GaborV1(VisionModel):
 from ..registry import register_model  # noqa: E402  (registration at the end, timm style)
 
 
-@register_model
+@register_model(supervision=("none", "fixed Gabor filters sampled from macaque V1 statistics, not trained"), region_layers={"V1": "output"}, image_size=224)
 def gabor_v1(**config) -> GaborV1:
     """VOneNet-style Gabor V1 block (see :class:`GaborV1`)."""
     return GaborV1(**config)

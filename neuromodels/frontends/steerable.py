@@ -220,7 +220,7 @@ def _impulse_diameters(n_scales: int, n_orientations: int, energy: float) -> tup
 from ..registry import register_model  # noqa: E402  (registration at the end, timm style)
 
 
-@register_model
+@register_model(supervision=("none", "fixed steerable-pyramid filters, not trained"), region_layers={"V1": "output"})
 def steerable_v1(**config) -> SteerableV1:
     """Steerable-pyramid V1 simple and complex cells (see :class:`SteerableV1`)."""
     return SteerableV1(**config)

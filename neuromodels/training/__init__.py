@@ -31,12 +31,12 @@ from .config import (
     validate,
 )
 from .distributed import all_gather_with_grad, init_distributed
-from .loop import RunResult, TrainingDiverged, stage_deformation, train
+from .loop import RunResult, TrainingDiverged, TrainingInterrupted, stage_deformation, train
 from .metrics import read_metrics
 from .schedules import Phase, build_phases
 
 __all__ = [
-    "train", "RunResult", "TrainingDiverged", "load_model",
+    "train", "RunResult", "TrainingDiverged", "TrainingInterrupted", "load_model",
     "TrainConfig", "ConfigError", "load_config", "config_from_dict", "config_to_dict", "apply_overrides", "validate",
     "Phase", "build_phases", "stage_deformation",
     "save_checkpoint", "read_checkpoint", "list_checkpoints", "latest_good_checkpoint", "CorruptCheckpointError",

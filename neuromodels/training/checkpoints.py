@@ -13,6 +13,22 @@ checkpoint is renamed into place, so every checkpoint on disk has one. Reading
 verifies the digest, then loads with ``weights_only=True``; a mismatch or a load
 failure raises :class:`CorruptCheckpointError`, and :func:`latest_good_checkpoint`
 falls back to the previous checkpoint, saying so.
+
+:func:`read_checkpoint` is the one checkpoint reader of the toolkit (trainer,
+``load_model``, the Brain-Score exporter, the reproductions). It never unpickles
+arbitrary objects: checkpoints travel between labs, and ``torch.load`` with
+``weights_only=False`` runs whatever code a file names. Beyond tensors and plain
+Python values it accepts only numpy arrays, scalars and numeric dtypes
+(:data:`SAFE_GLOBALS`, e.g. a numpy RNG state saved by someone's own trainer), for
+the duration of the load; a file that names any other Python object is refused
+with :class:`UnsafeCheckpointError`, naming the objects.
+
+:func:`atomic_write_bytes` / :func:`atomic_write_text` are the one atomic writer of
+``neuromodels`` and ``experiments`` (``analysis.assemblies`` keeps its own, since
+``analysis`` never imports ``neuromodels``). A write killed between the temporary
+file and the rename leaves a hidden ``.<name>.<random>.tmp`` file;
+:func:`remove_stale_temp_files` removes those of the trainer's own files when a run
+starts or resumes.
 """
 from __future__ import annotations
 
@@ -28,7 +44,12 @@ import torch
 
 __all__ = [
     "CorruptCheckpointError",
+    "UnsafeCheckpointError",
+    "SAFE_GLOBALS",
     "atomic_write_bytes",
+    "atomic_write_text",
+    "apply_umask",
+    "remove_stale_temp_files",
     "save_checkpoint",
     "read_checkpoint",
     "list_checkpoints",
@@ -44,15 +65,52 @@ class CorruptCheckpointError(RuntimeError):
     """A checkpoint file is truncated, altered or unreadable."""
 
 
-def _umask() -> int:
+class UnsafeCheckpointError(CorruptCheckpointError):
+    """A checkpoint names Python objects that loading would have to execute; it is refused."""
+
+
+def _numpy_globals() -> list:
+    import numpy as np
+
+    core = getattr(np, "_core", None) or np.core  # numpy 2 / numpy 1
+    dtypes = (np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64,
+              np.float16, np.float32, np.float64, np.complex64, np.complex128)
+    return [core.multiarray._reconstruct, core.multiarray.scalar, np.ndarray, np.dtype,
+            *{type(np.dtype(t)) for t in dtypes}]
+
+
+#: the only non-tensor types a checkpoint may hold (besides plain Python values):
+#: numpy arrays, scalars and numeric dtypes (e.g. a numpy RNG state)
+SAFE_GLOBALS = _numpy_globals()
+
+
+def apply_umask(path: str | Path, mode: int = 0o666) -> None:
+    """Give ``path`` the permissions ``mode`` masked by the process umask (the usual mode of a new file).
+
+    ``tempfile.mkstemp``/``mkdtemp`` create private (0600/0700) files; a file renamed
+    into place from one should look like any other file the user writes.
+    """
     mask = os.umask(0)
     os.umask(mask)
-    return mask
+    os.chmod(path, mode & ~mask)
 
 
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (temporary file in the same folder, fsync, rename)."""
+def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically (temporary file in the same folder, fsync, rename).
+
+    Readers see the old file or the new one, never a part. On any failure the
+    temporary file is removed and the old file is left as it was.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> p = atomic_write_bytes(pathlib.Path(tempfile.mkdtemp()) / "x.bin", b"abc")
+    >>> p.read_bytes()
+    b'abc'
+    """
     path = Path(path)
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError(f"atomic_write_bytes expects bytes; got {type(data).__name__} (use atomic_write_text)")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -60,12 +118,47 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp files are private (0600); give the usual mode
+        apply_umask(tmp)  # mkstemp files are private (0600); give the usual mode
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+    return path
+
+
+def atomic_write_text(path: str | Path, text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` atomically; see :func:`atomic_write_bytes`."""
+    if not isinstance(text, str):
+        raise TypeError(f"expected text to write, got {type(text).__name__}")
+    return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def remove_stale_temp_files(directory: str | Path, names) -> list[Path]:
+    """Remove the temporary files that killed atomic writes of ``names`` left in ``directory``.
+
+    Only files named ``.<name>.<random>.tmp`` (the pattern of :func:`atomic_write_bytes`)
+    for one of ``names`` are removed; ``names`` entries may be regular expressions
+    (e.g. ``r"ckpt-\\d+\\.pt(\\.sha256)?"``). Other files are never touched.
+
+    Returns
+    -------
+    list of Path
+        The files removed.
+    """
+    directory = Path(directory)
+    if not directory.is_dir():
+        return []
+    pattern = re.compile(r"^\.(?:" + "|".join(f"(?:{n})" for n in names) + r")\.[A-Za-z0-9_]+\.tmp$")
+    removed = []
+    for path in directory.iterdir():
+        if pattern.match(path.name) and path.is_file():
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    if removed:
+        log.info("removed %d temporary file(s) left by an interrupted write in %s: %s", len(removed), directory,
+                 ", ".join(p.name for p in removed))
+    return removed
 
 
 def save_checkpoint(directory: str | Path, state: dict, step: int, keep: int = 3) -> Path:
@@ -109,18 +202,38 @@ def list_checkpoints(directory: str | Path) -> list[Path]:
     return [p for _, p in sorted(found)]
 
 
-def read_checkpoint(path: str | Path, map_location="cpu", require_checksum: bool = True) -> dict:
-    """Verify and load one checkpoint.
+def read_checkpoint(path: str | Path, map_location="cpu", require_checksum: bool = True,
+                    required: tuple[str, ...] = ("model",)) -> dict:
+    """Verify and load one checkpoint (the toolkit's one checkpoint reader).
+
+    Parameters
+    ----------
+    path
+        A ``.pt`` file written by ``torch.save`` (the trainer's ``ckpt-*.pt``, an
+        exported weights file, a hand-made ``{"model": state_dict, ...}``).
+    map_location
+        Passed to ``torch.load``.
+    require_checksum
+        Refuse a file without its ``.sha256`` side file (the trainer's own checkpoints);
+        otherwise the digest is checked when the side file exists.
+    required
+        Keys the loaded dict must hold.
 
     Raises
     ------
+    UnsafeCheckpointError
+        If the file names Python objects other than tensors, plain values and
+        :data:`SAFE_GLOBALS` (loading it would run code); the message names them.
     CorruptCheckpointError
         If the checksum file is missing (with ``require_checksum``), the digest does
-        not match (truncated or altered file), or ``torch.load`` fails.
+        not match (truncated or altered file), ``torch.load`` fails, or a required
+        key is missing.
     FileNotFoundError
         If ``path`` does not exist.
     """
     path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {str(path)!r} does not exist" + (" (it is a folder)" if path.is_dir() else ""))
     data = path.read_bytes()
     side = path.with_name(path.name + ".sha256")
     if side.is_file():
@@ -133,12 +246,36 @@ def read_checkpoint(path: str | Path, map_location="cpu", require_checksum: bool
             )
     elif require_checksum:
         raise CorruptCheckpointError(f"checkpoint {path} has no checksum file {side.name}; it cannot be verified")
+    import pickle
+
     try:
-        state = torch.load(io.BytesIO(data), map_location=map_location, weights_only=True)
+        with torch.serialization.safe_globals(SAFE_GLOBALS):
+            state = torch.load(io.BytesIO(data), map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as err:
+        try:
+            unsafe = torch.serialization.get_unsafe_globals_in_checkpoint(io.BytesIO(data))
+        except Exception:  # not even a readable torch zip: damaged
+            unsafe = []
+        allowed = {f"{g.__module__}.{g.__qualname__}" for g in SAFE_GLOBALS}
+        unsafe = [u for u in unsafe if u not in allowed]
+        if unsafe:
+            raise UnsafeCheckpointError(
+                f"checkpoint {path} names Python objects that loading would execute: {', '.join(unsafe[:8])}. "
+                "It is refused: a checkpoint holds tensors, plain values and numpy arrays only, and "
+                "unpickling anything else from a file you did not write can run arbitrary code. If you "
+                "trust the file, load it yourself and re-save its state dicts with torch.save."
+            ) from None
+        raise CorruptCheckpointError(f"checkpoint {path} cannot be loaded ({type(err).__name__}: {err})") from err
     except Exception as err:  # torch raises several types for a damaged zip
         raise CorruptCheckpointError(f"checkpoint {path} cannot be loaded ({type(err).__name__}: {err})") from err
-    if not isinstance(state, dict) or "model" not in state:
-        raise CorruptCheckpointError(f"checkpoint {path} does not hold a training state (no 'model' entry)")
+    if not isinstance(state, dict):
+        raise CorruptCheckpointError(f"checkpoint {path} holds a {type(state).__name__}, expected a dict")
+    missing = [k for k in required if k not in state]
+    if missing:
+        raise CorruptCheckpointError(
+            f"checkpoint {path} lacks {missing} (found keys {sorted(map(str, state))}); a toolkit checkpoint "
+            "holds 'model' (state dict), 'model_name' and 'model_config' (docs/interfaces.md)"
+        )
     return state
 
 
@@ -196,7 +333,8 @@ def load_model(path: str | Path, map_location="cpu"):
             raise FileNotFoundError(f"no usable checkpoint in {ckdir}")
         path, state = found
     else:
-        state = read_checkpoint(path, map_location=map_location, require_checksum=False)
+        state = read_checkpoint(path, map_location=map_location, require_checksum=False,
+                                required=("model", "model_name", "model_config"))
     for key in ("model_name", "model_config"):
         if key not in state:
             raise CorruptCheckpointError(f"checkpoint {path} has no {key!r}; it was not written by the trainer")

@@ -39,6 +39,8 @@ __all__ = [
     "config_to_dict",
     "load_config",
     "apply_overrides",
+    "parse_override",
+    "read_yaml_file",
     "validate",
 ]
 
@@ -330,12 +332,65 @@ def config_to_dict(cfg: TrainConfig) -> dict:
     return dataclasses.asdict(cfg)
 
 
-def _parse_value(text: str):
+def parse_override(item: str) -> tuple[list[str], Any]:
+    """Split one ``dotted.key=value`` override into its key path and its value (parsed as YAML).
+
+    The one override parser of the toolkit (training configs and reproduction configs).
+    Values are read as YAML, so ``true``, ``1e-3`` and ``[16, 32]`` are typed; a value
+    that is not valid YAML (``[16,``) is an error rather than a silent string. To pass
+    text that YAML cannot read, quote it: ``run.out_dir='"a: b"'``.
+
+    Raises
+    ------
+    ConfigError
+        If ``item`` has no ``=``, an empty key part, or a value that is not valid YAML.
+
+    Examples
+    --------
+    >>> parse_override("model_config.channels=[16, 32]")
+    (['model_config', 'channels'], [16, 32])
+    >>> parse_override("optim.lr=1e-3")
+    (['optim', 'lr'], 0.001)
+    """
+    if not isinstance(item, str) or "=" not in item:
+        raise ConfigError(
+            f"override {item!r} is not of the form key=value (e.g. optim.lr=0.01 or schedule.steps=20)"
+        )
+    key, text = item.split("=", 1)
+    parts = key.strip().split(".")
+    if not all(parts):
+        raise ConfigError(f"override {item!r}: the key {key!r} has an empty part; write section.key=value")
     try:
         value = yaml.safe_load(text)
-    except yaml.YAMLError:
-        return text
-    return _number(value)
+    except yaml.YAMLError as err:
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise ConfigError(
+            f"override {item!r}: the value {text!r} is not valid YAML ({problem}); write lists as [16, 32], "
+            f"mappings as {{a: 1}}, or quote text: {key}='\"{text}\"'"
+        ) from None
+    return parts, _number(value)
+
+
+def read_yaml_file(path: str | Path, what: str = "config file") -> Any:
+    """Read one YAML file; a syntax error names the file, the line and the column.
+
+    Raises
+    ------
+    ConfigError
+        If the file is missing, unreadable or not valid YAML.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{what} {str(path)!r} does not exist")
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{what} {str(path)!r} is not a text file ({err.reason})") from None
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise ConfigError(f"{what} {str(path)!r} is not valid YAML{where}: {problem}") from None
 
 
 def _number(value):
@@ -355,12 +410,7 @@ def apply_overrides(values: dict, overrides: list[str]) -> dict:
     """
     out = yaml.safe_load(yaml.safe_dump(values)) if values else {}
     for item in overrides:
-        if "=" not in item:
-            raise ConfigError(
-                f"override {item!r} is not of the form key=value (e.g. optim.lr=0.01 or schedule.steps=20)"
-            )
-        key, text = item.split("=", 1)
-        parts = key.strip().split(".")
+        parts, value = parse_override(item)
         node, cls = out, TrainConfig
         for depth, part in enumerate(parts):
             free = any(tuple(parts[: i + 1]) in _FREE_FORM for i in range(depth))
@@ -372,7 +422,7 @@ def apply_overrides(values: dict, overrides: list[str]) -> dict:
                         f"override {item!r}: unknown key {part!r} in {where}; valid keys are: {', '.join(valid)}"
                     )
             if depth == len(parts) - 1:
-                node[part] = _parse_value(text)
+                node[part] = value
             else:
                 if not isinstance(node.get(part), dict):
                     node[part] = {}
@@ -399,9 +449,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
     values: dict = {}
     if path is not None:
         path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"config file {str(path)!r} does not exist")
-        values = yaml.safe_load(path.read_text()) or {}
+        values = read_yaml_file(path) or {}
         if not isinstance(values, dict):
             raise ConfigError(f"config file {str(path)!r} must hold a mapping at the top level")
     return config_from_dict(apply_overrides(values, overrides or []))

@@ -30,7 +30,10 @@ import json
 import logging
 import math
 import os
+import re
 import random
+import signal
+import threading
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -41,20 +44,77 @@ import torch.nn as nn
 import yaml
 from tqdm.auto import tqdm
 
-from .checkpoints import atomic_write_bytes, latest_good_checkpoint, list_checkpoints, save_checkpoint
+from .checkpoints import (
+    atomic_write_bytes,
+    latest_good_checkpoint,
+    list_checkpoints,
+    remove_stale_temp_files,
+    save_checkpoint,
+)
 from .config import ConfigError, TrainConfig, config_from_dict, config_to_dict, load_config, validate
 from .distributed import DistributedContext, all_gather_with_grad, cleanup, init_distributed
 from .metrics import MetricsLogger, read_metrics
 from .provenance import collect_provenance
 from .schedules import Phase, build_phases, phase_at
 
-__all__ = ["train", "RunResult", "TrainingDiverged", "build_data", "stage_deformation"]
+__all__ = ["train", "RunResult", "TrainingDiverged", "TrainingInterrupted", "build_data", "stage_deformation",
+           "config_changes", "RUN_NEUTRAL_KEYS"]
 
 log = logging.getLogger("neuromodels.training")
 
 
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite; the message names the step and the stage."""
+
+
+class TrainingInterrupted(RuntimeError):
+    """SIGTERM or SIGINT arrived; a checkpoint was written at the step boundary (see ``checkpoint``).
+
+    Attributes
+    ----------
+    signum
+        The signal received.
+    step
+        Steps completed (the checkpoint's step).
+    checkpoint
+        The checkpoint written (rank 0), from which ``--resume`` continues.
+    """
+
+    def __init__(self, message: str, signum: int, step: int, checkpoint: Path | None):
+        super().__init__(message)
+        self.signum, self.step, self.checkpoint = signum, step, checkpoint
+
+
+#: config keys that a resumed run may change freely: they do not change what is computed
+RUN_NEUTRAL_KEYS = ("run.out_dir", "run.progress", "run.count_flops", "run.checkpoint_every",
+                    "run.keep_checkpoints", "data.num_workers")
+
+
+def _flatten(values, prefix: str = "") -> dict:
+    out = {}
+    for k, v in (values or {}).items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict) and v and key not in ("model_config", "loss.options", "loss.per_stage"):
+            out.update(_flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def config_changes(old: dict, new: dict) -> dict:
+    """Dotted keys whose value differs between two resolved configs: ``{key: (old, new)}``.
+
+    ``model_config``, ``loss.options`` and ``loss.per_stage`` are compared as whole values.
+
+    Examples
+    --------
+    >>> config_changes({"optim": {"lr": 0.1}, "run": {"seed": 0}}, {"optim": {"lr": 0.2}, "run": {"seed": 0}})
+    {'optim.lr': (0.1, 0.2)}
+    """
+    a, b = _flatten(old), _flatten(new)
+    missing = object()
+    return {k: (a.get(k), b.get(k)) for k in sorted(set(a) | set(b))
+            if a.get(k, missing) != b.get(k, missing)}
 
 
 @dataclass
@@ -123,7 +183,10 @@ def build_data(cfg: TrainConfig, rank: int = 0, world_size: int = 1):
 
     d = cfg.data
     if d.source == "folder":
-        images = data.ImageFolder(d.folder, size=d.image_size)
+        try:
+            images = data.ImageFolder(d.folder, size=d.image_size)
+        except (FileNotFoundError, NotADirectoryError, ValueError) as err:
+            raise ConfigError(f"data.folder: {err}") from err
     else:
         names = d.images or (data.BUNDLED if d.source == "bundled" else data.BUNDLED_TEXTURES)
         bad = [n for n in names if n not in data.BUNDLED]
@@ -199,12 +262,18 @@ class _ViewStream:
 
 
 class _Trainer:
-    def __init__(self, cfg: TrainConfig, resume: bool):
+    def __init__(self, cfg: TrainConfig, resume: bool, allow_change: list[str] | None = None):
         from .. import losses as losses_pkg
         from ..registry import build_model
 
-        self.cfg, self.resume = cfg, resume
+        self.cfg, self.resume, self.allow_change = cfg, resume, list(allow_change or [])
+        self.stop_signal: int | None = None
         validate(cfg)  # registries: model and loss names, before anything is built
+        if cfg.run.device == "cuda" and not torch.cuda.is_available():
+            raise ConfigError(
+                f"run.device=cuda, but this torch ({torch.__version__}) sees no CUDA GPU; "
+                "use run.device=auto (GPU when there is one) or --device cpu"
+            )
         self.ctx: DistributedContext = init_distributed(cfg.run.device)
         dev = self.ctx.device
         self.bf16 = cfg.run.precision == "bf16" or (cfg.run.precision == "auto" and dev.type == "cuda")
@@ -212,7 +281,10 @@ class _Trainer:
             log.info("bf16 autocast on CPU is slow; it is meant for CUDA")
         self.channels_last = cfg.run.channels_last if cfg.run.channels_last is not None else dev.type == "cuda"
         torch.manual_seed(cfg.run.seed)
-        self.model = build_model(cfg.model, **cfg.model_config)
+        try:
+            self.model = build_model(cfg.model, **cfg.model_config)
+        except TypeError as err:
+            raise ConfigError(f"model_config: {err}") from err
         validate(cfg, self.model)
         for name in ("frontend", "stages", "stage_names", "embedding"):
             if not hasattr(self.model, name):
@@ -379,6 +451,7 @@ class _Trainer:
             "model": {k: v.detach().cpu().contiguous() for k, v in self.model.state_dict().items()},
             "model_name": self.cfg.model,
             "model_config": self.cfg.model_config,
+            "config": config_to_dict(self.cfg),
             "step": step,
             "phase": self.phase.index,
             "schedule": {"kind": self.cfg.schedule.kind, "phase": self.phase.index, "stage": self.phase.stage,
@@ -402,6 +475,7 @@ class _Trainer:
         self.provenance = collect_provenance(config, self.cfg.run.seed, self.ctx.device, self.ctx.world_size)
         self.provenance["precision"] = "bf16" if self.bf16 else "fp32"
         self.provenance["channels_last"] = bool(self.channels_last)
+        self.provenance["config_changes"] = self.recorded_changes
         self._write_provenance()
 
     def _write_provenance(self) -> None:
@@ -422,9 +496,91 @@ class _Trainer:
         return f"{ph.index}:{ph.stage}"
 
     # -- the loop ------------------------------------------------------------------
+    def _check_resume_config(self, path: Path, state: dict) -> None:
+        """Refuse a resume whose config changes the run, unless each change is allowed (and recorded)."""
+        cfg = self.cfg
+        if state["model_name"] != cfg.model or state["model_config"] != cfg.model_config:
+            raise ConfigError(
+                f"cannot resume from {path}: it holds model {state['model_name']!r} with "
+                f"{state['model_config']}, the config asks for {cfg.model!r} with {cfg.model_config}"
+            )
+        old = state.get("config")
+        source = f"the checkpoint {path.name}"
+        if not isinstance(old, dict) and (self.run_dir / "config.yaml").is_file():
+            old = yaml.safe_load((self.run_dir / "config.yaml").read_text())
+            source = f"{self.run_dir / 'config.yaml'}"
+        if not isinstance(old, dict):
+            log.warning("--resume: no config recorded with %s; cannot check that the run is unchanged", path.name)
+            return
+        changes = config_changes(old, config_to_dict(cfg))
+        def allowed(key: str) -> bool:
+            return any(key == a or key.startswith(a + ".") for a in (*RUN_NEUTRAL_KEYS, *self.allow_change))
+        refused = {k: v for k, v in changes.items() if not allowed(k)}
+        if refused:
+            listing = "; ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in refused.items())
+            flags = " ".join(f"--allow-change {k}" for k in refused)
+            raise ConfigError(
+                f"cannot resume {self.run_dir}: the config differs from the one it was trained with "
+                f"({source}) in {listing}. A resumed run must be the same run; use the original values, "
+                f"start a new run.out_dir, or accept the change explicitly with {flags} (recorded in "
+                "provenance.json)"
+            )
+        prov_path = self.run_dir / "provenance.json"
+        try:
+            earlier = json.loads(prov_path.read_text()).get("config_changes", []) if prov_path.is_file() else []
+        except (OSError, ValueError):
+            earlier = []
+        step = int(state.get("step", 0))
+        self.recorded_changes = list(earlier) + [
+            {"key": k, "old": a, "new": b, "at_step": step, "allowed_by": "--allow-change"}
+            for k, (a, b) in changes.items() if k not in RUN_NEUTRAL_KEYS
+        ]
+        for item in self.recorded_changes[len(earlier):]:
+            log.warning("--resume with an allowed change at step %d: %s %r -> %r", step, item["key"], item["old"],
+                        item["new"])
+
+    def _on_signal(self, signum, frame) -> None:
+        if self.stop_signal is not None:  # a second signal: stop now
+            raise KeyboardInterrupt
+        self.stop_signal = signum
+        log.warning("%s received: writing a checkpoint at the end of this step, then stopping",
+                    signal.Signals(signum).name)
+
+    @contextlib.contextmanager
+    def _stop_on_signals(self):
+        """SIGTERM (cluster schedulers, SLURM preemption) and SIGINT stop the run at the next step boundary."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            yield
+        finally:
+            for s, h in previous.items():
+                signal.signal(s, h)
+
+    def _stop_requested(self) -> bool:
+        flag = self.stop_signal is not None
+        if self.ctx.distributed:  # every rank stops at the same step
+            import torch.distributed as dist
+
+            t = torch.tensor([float(self.stop_signal or 0)], device=self.ctx.device)
+            dist.all_reduce(t, op=dist.ReduceOp.MAX)
+            self.stop_signal = int(t.item()) or None
+            flag = self.stop_signal is not None
+        return flag
+
     def run(self) -> RunResult:
+        with self._stop_on_signals():
+            return self._run()
+
+    def _run(self) -> RunResult:
         cfg, ctx = self.cfg, self.ctx
         start, state, path = 0, None, None
+        self.recorded_changes: list = []
+        if ctx.is_main:
+            remove_stale_temp_files(self.ckpt_dir, [r"ckpt-\d+\.pt(?:\.sha256)?"])
+            remove_stale_temp_files(self.run_dir, [re.escape(n) for n in _RUN_FILES])
         existing = list_checkpoints(self.ckpt_dir)
         if self.resume:
             found = latest_good_checkpoint(self.ckpt_dir)
@@ -432,11 +588,7 @@ class _Trainer:
                 log.warning("--resume: no usable checkpoint in %s; starting from step 0", self.ckpt_dir)
             else:
                 path, state = found
-                if state["model_name"] != cfg.model or state["model_config"] != cfg.model_config:
-                    raise ConfigError(
-                        f"cannot resume from {path}: it holds model {state['model_name']!r} with "
-                        f"{state['model_config']}, the config asks for {cfg.model!r} with {cfg.model_config}"
-                    )
+                self._check_resume_config(path, state)
                 self.model.load_state_dict(state["model"])
                 for i, sd in state.get("losses", {}).items():
                     if int(i) in self.losses:
@@ -515,9 +667,20 @@ class _Trainer:
                 bar.update(1)
                 bar.set_postfix(loss=f"{value:.4g}", img_s=f"{row['samples_per_s']:.0f}", refresh=False)
                 every = cfg.run.checkpoint_every
-                if step + 1 == self.total or (every and (step + 1) % every == 0):
+                saved_now = step + 1 == self.total or (every and (step + 1) % every == 0)
+                if saved_now:
                     saved = self._checkpoint(step + 1)
                     last_ckpt = saved or last_ckpt
+                if step + 1 < self.total and self._stop_requested():
+                    if not saved_now:
+                        last_ckpt = self._checkpoint(step + 1) or last_ckpt
+                    name = signal.Signals(self.stop_signal).name
+                    raise TrainingInterrupted(
+                        f"{name} received: stopped after step {step + 1} of {self.total}; checkpoint "
+                        f"{last_ckpt if ctx.is_main else '(written by rank 0)'}. Resume with the same config, "
+                        f"overrides and run folder ({self.run_dir}) plus --resume (resume=True).",
+                        self.stop_signal, step + 1, last_ckpt,
+                    )
         finally:
             stream.close()
             bar.close()
@@ -541,6 +704,10 @@ class _Trainer:
             atomic_write_bytes(self.run_dir / "summary.json", json.dumps(summary, indent=2).encode())
         self.model.eval()
         return RunResult(self.run_dir, self.model, self.total, history, last_ckpt, dict(self.flops))
+
+
+#: the files the trainer writes in a run folder (their stale temporary files are removed on start)
+_RUN_FILES = ("config.yaml", "provenance.json", "summary.json", "metrics.csv", "metrics.jsonl")
 
 
 def _flop_counter():
@@ -576,7 +743,7 @@ def _deterministic(enabled: bool, cuda: bool):
 
 
 def train(config, overrides: list[str] | None = None, *, resume: bool = False, device: str | None = None,
-          out_dir: str | None = None) -> RunResult:
+          out_dir: str | None = None, allow_change: list[str] | None = None) -> RunResult:
     """Train a staged model of the registry as a config describes.
 
     Parameters
@@ -586,11 +753,16 @@ def train(config, overrides: list[str] | None = None, *, resume: bool = False, d
     overrides
         ``key=value`` strings applied on top (``optim.lr=0.01``).
     resume
-        Continue from the newest good checkpoint of the run folder.
+        Continue from the newest good checkpoint of the run folder. The config must be
+        the one the run was made with (checked against the checkpoint's config), except
+        for :data:`RUN_NEUTRAL_KEYS` and the keys in ``allow_change``.
     device
         Overrides ``run.device`` (``"cpu"``, ``"cuda"``, ``"auto"``).
     out_dir
         Overrides ``run.out_dir``.
+    allow_change
+        Dotted config keys (or sections) a resumed run may change; each change is
+        recorded in ``provenance.json`` (``config_changes``).
 
     Returns
     -------
@@ -602,6 +774,8 @@ def train(config, overrides: list[str] | None = None, *, resume: bool = False, d
         Before any work, for an invalid config (the message lists the valid choices).
     TrainingDiverged
         When the loss becomes NaN or infinite (the last good checkpoint is kept).
+    TrainingInterrupted
+        After SIGTERM or SIGINT, once the checkpoint of the current step is written.
 
     Examples
     --------
@@ -626,6 +800,6 @@ def train(config, overrides: list[str] | None = None, *, resume: bool = False, d
     cuda = cfg.run.device == "cuda" or (cfg.run.device == "auto" and torch.cuda.is_available())
     with _deterministic(cfg.run.deterministic, cuda):
         try:
-            return _Trainer(cfg, resume).run()
+            return _Trainer(cfg, resume, allow_change).run()
         finally:
             cleanup()

@@ -301,7 +301,9 @@ def test_texture_model_export_needs_plenoptic(tmp_path):
                            image_size=IMAGE_SIZE)
     reqs = (result.folder / "requirements.txt").read_text().splitlines()
     assert "plenoptic" in reqs  # imported lazily by the steerable pyramid, needed at run time
-    assert result.region_layer_map == {r: "stages.0" for r in ("V1", "V2", "V4", "IT")}
+    # V1 as declared with the model (@register_model region_layers), the rest its deepest layer
+    assert neuromodels.registry.model_info("texture_model").region_layers["V1"] == "frontend"
+    assert result.region_layer_map == {"V1": "frontend", "V2": "stages.0", "V4": "stages.0", "IT": "stages.0"}
     m = _import_plugin_model(result.folder)
     assert m.LAYERS == ["frontend", "stages.0"] == model.layers
     x = torch.from_numpy(m.reference_image(IMAGE_SIZE).astype(np.float32) / 255).permute(2, 0, 1)[None]

@@ -43,7 +43,7 @@ def test_unknown_keys_list_the_valid_ones():
     "override, message",
     [
         ("model=lcl_v3", "unknown model 'lcl_v3'; registered models are: .*lcl_v2"),
-        ("loss.name=triplet", "unknown loss 'triplet'.*registered losses are: lcl, barlow_twins"),
+        ("loss.name=triplet", "unknown loss 'triplet'.*registered losses are: .*barlow_twins.*"),
         ("optim.lr=-0.1", "optim.lr must be a positive learning rate; got -0.1"),
         ("schedule.stages=[stages.0, stages.7]", r"stage\(s\) \['stages.7'\].*its stages are: stages.0, stages.1"),
         ("schedule.kind=greedy", "choose one of: layerwise, end_to_end, progressive_freezing"),
