@@ -66,7 +66,8 @@ def _part(run: Run, name: str, cfg: dict, device, registry, run_reproduction) ->
     for s in sub.sections():
         figs = [os.path.relpath(Path(f).resolve(), run.out) for f in s.figures]
         sections.append(Section(f"{registry[name].TITLE} — {s.title}", s.reading, figs, s.table))
-    return {"headlines": headlines, "sections": sections, "report": str(report),
+    claims = [{**c, "claim": f"[{name}] {c['claim']}"} for r in sub.records.values() for c in r.get("claims", [])]
+    return {"headlines": headlines, "sections": sections, "report": str(report), "claims": claims,
             "sub_records": {k: {kk: vv for kk, vv in v.items() if kk in ("checkpoint", "checkpoints", "source")}
                             for k, v in sub.records.items()},
             "_flops": float(sum(sub.flops.values())),

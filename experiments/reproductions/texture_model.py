@@ -49,10 +49,100 @@ def run(run: Run, cfg: dict, device) -> None:
     run.stage("stimuli", lambda r: S.stimuli_stage(r, cfg["stimuli"]))
     run.stage("recordings", lambda r: S.recordings_stage(r, cfg["recordings"]))
     run.stage("train", lambda r: _train(r, cfg, device))
+    for seed in seeds(run, cfg)[1:]:
+        run.stage(f"train_seed{seed}", lambda r, s=seed: S.train_stage(r, f"texture_model_seed{s}", cfg["train"],
+                                                                       device, seed=s))
     run.stage("activations", lambda r: S.activations_stage(r, models_to_compare(r, cfg), cfg["activations"], device))
     run.stage("data_efficiency", lambda r: _data_efficiency(r, cfg["analysis"], device))
     run.stage("modulation", lambda r: _modulation(r))
     run.stage("predictivity", lambda r: _predictivity(r, cfg["analysis"], device))
+    run.stage("claims", lambda r: _claims(r, cfg, device))
+
+
+def seeds(run: Run, cfg: dict) -> list[int]:
+    """The training seeds: the run's seed first (its model feeds every other stage), then the others."""
+    first = int(run.config.get("seed", 0))
+    return [first] + [int(s) for s in cfg.get("seeds", [first]) if int(s) != first]
+
+
+def _train_record(run: Run, seed: int) -> dict:
+    return run.records["train"] if seed == int(run.config.get("seed", 0)) else run.records[f"train_seed{seed}"]
+
+
+def _claims(run: Run, cfg: dict, device) -> dict:
+    """The paper's claims, each measured on every seed: trained vs untrained V2, V1 energy, ResNet-50."""
+    import torch
+
+    import neuromodels
+    from analysis.texture import data_efficiency
+
+    from ..claims import evaluate_claim
+    from .texture_measures import measure_layers, summary_rows
+
+    stim = S.load_stimuli(run)
+    train_cfg = S.resolve_train_config(cfg["train"])
+    acfg = cfg["analysis"]
+    n0 = int(min(acfg["n_train"]))
+    resnet_layer = cfg.get("resnet_layers", ["backbone.layer2"])[-1]
+    per_seed = {k: [] for k in ("mi_v2", "mi_v2_untrained", "mi_v1", "acc_v2", "acc_v2_untrained", "acc_v1",
+                                "acc_resnet", "dead_v2", "dead_v2_untrained", "units_v2")}
+    for seed in seeds(run, cfg):
+        trained = S.load_trained(_train_record(run, seed)["checkpoint"])
+        torch.manual_seed(seed)
+        untrained = neuromodels.build_model(train_cfg["model"], **train_cfg.get("model_config", {}))
+        torch.manual_seed(seed)
+        resnet = neuromodels.build_model("resnet50", pretrained=False)
+        v1_layer, v2_layer = list(trained.layers)[0], list(trained.layers)[-1]
+        m_tr = measure_layers(trained, [v1_layer, v2_layer], stim, device)
+        m_un = measure_layers(untrained, [v2_layer], stim, device)
+        m_rn = measure_layers(resnet, [resnet_layer], stim, device)
+        reps = {"trained V2": m_tr[v2_layer]["texture_statistics"],
+                "untrained V2": m_un[v2_layer]["texture_statistics"],
+                "V1 energy": m_tr[v1_layer]["texture_statistics"],
+                "ResNet-50 (random)": m_rn[resnet_layer]["texture_statistics"]}
+        eff = data_efficiency(reps, n_train=[n0], n_draws=acfg["n_draws"], seed=seed, device=device,
+                              progress=False)
+        acc = eff.groupby("model")["accuracy"].mean()
+        per_seed["mi_v2"].append(m_tr[v2_layer]["modulation_index"])
+        per_seed["mi_v2_untrained"].append(m_un[v2_layer]["modulation_index"])
+        per_seed["mi_v1"].append(m_tr[v1_layer]["modulation_index"])
+        per_seed["dead_v2"].append(m_tr[v2_layer]["n_dead"])
+        per_seed["dead_v2_untrained"].append(m_un[v2_layer]["n_dead"])
+        per_seed["units_v2"].append(m_tr[v2_layer]["n_live"] + m_tr[v2_layer]["n_dead"])
+        for key, name in (("acc_v2", "trained V2"), ("acc_v2_untrained", "untrained V2"), ("acc_v1", "V1 energy"),
+                          ("acc_resnet", "ResNet-50 (random)")):
+            per_seed[key].append(float(acc[name]))
+    mi = "mean modulation index, live units, stimuli filling the field of view"
+    ac = f"texture-family accuracy, {n0} training image/family, spatially averaged features"
+    rows = [
+        evaluate_claim("V2 more texture-modulated than V1", mi, per_seed["mi_v2"], per_seed["mi_v1"],
+                       "trained V2", "V1 front end"),
+        evaluate_claim("learned V2 more modulated than untrained", mi, per_seed["mi_v2"],
+                       per_seed["mi_v2_untrained"], "trained V2", "untrained V2"),
+        evaluate_claim("data-efficiency advantage over V1 energy", ac, per_seed["acc_v2"], per_seed["acc_v1"],
+                       "trained V2", "V1 energy"),
+        evaluate_claim("data-efficiency advantage over the untrained architecture", ac, per_seed["acc_v2"],
+                       per_seed["acc_v2_untrained"], "trained V2", "untrained V2"),
+        evaluate_claim("data-efficiency advantage over ResNet-50 (random)", ac, per_seed["acc_v2"],
+                       per_seed["acc_resnet"], "trained V2", "ResNet-50 (random)"),
+    ]
+    detail = ["| model | measured | mean [95% interval] | seeds |", "|---|---|---|---|"]
+    detail += summary_rows({"trained V2": per_seed["mi_v2"], "untrained V2": per_seed["mi_v2_untrained"],
+                            "V1 front end": per_seed["mi_v1"]}, "modulation index")
+    detail += summary_rows({"trained V2": per_seed["acc_v2"], "untrained V2": per_seed["acc_v2_untrained"],
+                            "V1 energy": per_seed["acc_v1"], "ResNet-50 (random)": per_seed["acc_resnet"]},
+                           f"accuracy, {n0} image/family")
+    dead = (f"Dead V2 units excluded (trained / untrained, per seed): {per_seed['dead_v2']} / "
+            f"{per_seed['dead_v2_untrained']} of {per_seed['units_v2'][0]}.")
+    metrics = [{"metric": f"claims_{k}", "seed": s, "value": float(v)}
+               for k, vals in per_seed.items() for s, v in zip(seeds(run, cfg), vals)]
+    return {"claims": [r.to_dict() for r in rows], "metrics": metrics, "sections": [Section(
+        "Claims, measured per seed",
+        f"{len(seeds(run, cfg))} training seeds; each claim is the paired difference across seeds with its 95% "
+        f"t interval (verdicts computed by `experiments.claims`). Texture measures use stimuli scaled to fill "
+        f"each model's field of view; classification reads spatially averaged responses. Training data: "
+        f"{train_cfg.get('data', {}).get('source', '?')}. {dead} The claims table is at the top of the report; per-model means below."
+        , [], table="\n".join(detail))]}
 
 
 def _train(run: Run, cfg: dict, device) -> dict:
@@ -90,7 +180,7 @@ def _data_efficiency(run: Run, cfg: dict, device) -> dict:
     at_n0 = summary[summary[n_col] == n0].set_index(name_col)[acc_col]
     best = at_n0.idxmax()
     heads = [S.headline(f"texture-family accuracy, {n0} training image/class: {m}", v,
-                        source="bundled textures", compute="")
+                        source=S.stimulus_label(run), compute="")
              for m, v in at_n0.items()]
     return {"metrics": metrics, "headlines": heads, "sections": [Section(
         "Data efficiency of texture-family classification",
@@ -126,7 +216,7 @@ def _modulation(run: Run) -> dict:
     heads = [S.headline(f"mean modulation index, {k.split(':')[1]} ({src})", v["value"], v["error"], source=src)
              for k, v in rec.items()]
     heads.append(S.headline(f"mean modulation index, {tm['population']}", tm["value"], tm["error"],
-                            source="bundled textures"))
+                            source=S.stimulus_label(run)))
     reading = ("Modulation index (r_texture − r_noise)/(r_texture + r_noise) per unit. Freeman et al. (2013) "
                "found V1 ≈ 0 and V2 clearly positive; here the recorded populations give " +
                ", ".join(f"{k.split(':')[1]} {v['value']:.3f}" for k, v in rec.items()) +
