@@ -140,7 +140,7 @@ def load_brainscore(folder: str | os.PathLike, assembly: str, stimuli: str, visu
         regions = asm["region"].values.astype(str) if "region" in asm.coords else np.array([])
         if region not in set(regions):
             raise ValueError(f"region {region!r} is not in {folder / assembly}; regions present: "
-                             f"{sorted(set(regions))}")
+                             f"{sorted(set(regions.tolist()))}")
         asm = asm.isel(neuroid=np.flatnonzero(regions == region))
     stim = load_brainscore_stimulus_set(folder / f"{stimuli}.csv", folder / f"{stimuli}.zip",
                                         visual_degrees=visual_degrees, name=name or stimuli)

@@ -123,8 +123,10 @@ def test_image_folder_loader(tmp_path):
     assert few.images is None and few.load_images().shape == (4, 1, 20, 30)
 
 
-def _brainio_files(folder, n_stim=4, n_rep=2, n_neuroid=3, n_bins=250):
-    """Files in the formats Brain-Score stores FreemanZiemba2013 in (BrainIO)."""
+def _brainio_files(folder, n_stim=4, n_rep=2, n_neuroid=3, n_bins=250, regions=("V1", "V2", "V2"),
+                   assembly="assy_movshon_FreemanZiemba2013_public.nc",
+                   stimuli="image_movshon_FreemanZiemba2013-public", bin_ms=1):
+    """Files in the formats Brain-Score stores its recordings in (BrainIO): assembly + CSV + zip."""
     rng = np.random.default_rng(1)
     ids = [f"img{i:02d}" for i in range(n_stim)]
     values = rng.poisson(0.05, (n_stim * n_rep, n_neuroid, n_bins)).astype(float)
@@ -134,16 +136,16 @@ def _brainio_files(folder, n_stim=4, n_rep=2, n_neuroid=3, n_bins=250):
         "texture_family": ("presentation", np.repeat(["a", "b"] * (n_stim // 2), n_rep)),
         "texture_type": ("presentation", np.repeat(["texture", "noise"] * (n_stim // 2), n_rep)),
         "neuroid_id": ("neuroid", [f"u{j}" for j in range(n_neuroid)]),
-        "region": ("neuroid", ["V1", "V2", "V2"][:n_neuroid]),
-        "time_bin_start": ("time_bin", np.arange(n_bins)),
-        "time_bin_end": ("time_bin", np.arange(n_bins) + 1),
+        "region": ("neuroid", list(regions)[:n_neuroid]),
+        "time_bin_start": ("time_bin", np.arange(n_bins) * bin_ms),
+        "time_bin_end": ("time_bin", (np.arange(n_bins) + 1) * bin_ms),
     })
-    da.to_netcdf(folder / "assy_movshon_FreemanZiemba2013_public.nc")  # unnamed variable
+    da.to_netcdf(folder / assembly)  # unnamed variable
     table = pd.DataFrame({"image_id": ids, "texture_family": ["a", "b"] * (n_stim // 2),
                           "filename": [f"{i}.png" for i in ids]})
-    table.to_csv(folder / "image_movshon_FreemanZiemba2013-public.csv", index=False)
+    table.to_csv(folder / f"{stimuli}.csv", index=False)
     imgs = rng.integers(0, 256, (n_stim, 12, 12), dtype=np.uint8)
-    with zipfile.ZipFile(folder / "image_movshon_FreemanZiemba2013-public.zip", "w") as zf:
+    with zipfile.ZipFile(folder / f"{stimuli}.zip", "w") as zf:
         for i, img in zip(ids, imgs):
             _png(folder / f"{i}.png", img)
             zf.write(folder / f"{i}.png", arcname=f"{i}.png")
@@ -176,6 +178,65 @@ def test_model_vs_human_loader(tmp_path):
     assert list(df["correct"]) == [True, False] and set(df["experiment"]) == {"cue-conflict"}
     with pytest.raises(DatasetError, match="available: \\['cue-conflict'\\]"):
         datasets.load_model_vs_human("sketch", folder=tmp_path)
+
+
+def test_majajhong_through_its_manifest_averages_70_to_170_ms(env):
+    folder = env[1] / "MajajHong2015"
+    folder.mkdir()
+    values, imgs = _brainio_files(folder, n_neuroid=4, regions=("V4", "IT", "IT", "V4"), n_bins=20,
+                                  bin_ms=10, assembly="assy_dicarlo_MajajHong2015_public.nc",
+                                  stimuli="image_dicarlo_hvm-public")
+    asm, stimuli = datasets.load("MajajHong2015")  # bins of 10 ms: 70-80 ... 160-170 are bins 7..16
+    np.testing.assert_allclose(asm.values, values[:, :, 7:17].mean(-1))
+    assert asm.attrs["source"] == "MajajHong2015.public" and stimuli.visual_degrees == 8.0
+    it, _ = datasets.load("MajajHong2015", region="IT")
+    assert list(it["neuroid_id"].values) == ["u1", "u2"]
+    with pytest.raises(ValueError, match=r"region 'V1' is not in .*regions present: \['IT', 'V4'\]"):
+        datasets.load("MajajHong2015", region="V1")
+    np.testing.assert_allclose(stimuli.load_images()[:, 0], imgs / 255.0, atol=1e-6)
+
+
+def test_a_new_brainscore_manifest_with_the_generic_loader(env):
+    manifests, data = env
+    (data / "MyRecordings").mkdir()
+    values, _ = _brainio_files(data / "MyRecordings", n_bins=10, assembly="assy_lab_mine.nc",
+                               stimuli="image_lab_mine")
+    _manifest(manifests, "MyRecordings", "brainscore",
+              "loader_kwargs:\n  assembly: assy_lab_mine.nc\n  stimuli: image_lab_mine\n"
+              "  visual_degrees: 2.5\n  time_window: [2, 6]\n")
+    asm, stimuli = datasets.load("MyRecordings")
+    np.testing.assert_allclose(asm.values, values[:, :, 2:6].mean(-1))
+    assert asm.attrs["source"] == "MyRecordings" and stimuli.visual_degrees == 2.5
+    assert set(asm["stimulus_id"].values) == set(stimuli.stimulus_ids)
+    with pytest.raises(DatasetError, match="would leave the dataset folder"):
+        datasets.load("MyRecordings", assembly="../secret.nc")
+
+
+def test_model_vs_human_images_and_trials_through_the_manifest(env, tmp_path):
+    """The dataset's own layout: datasets/<dataset>/dnn/session-1/<..>_<condition>_<category>_<..>.png."""
+    manifests, data = env
+    clone = tmp_path / "model-vs-human"
+    session = clone / "datasets" / "contrast" / "dnn" / "session-1"
+    session.mkdir(parents=True)
+    names = ["0001_cop_s01_c30_knife_10_n03041632_7380.png", "0002_cop_s01_c05_bear_10_n02132136_1.png"]
+    rng = np.random.default_rng(3)
+    for n in names:
+        _png(session / n, rng.integers(0, 256, (10, 10, 3), dtype=np.uint8))
+    raw = clone / "raw-data" / "contrast"
+    raw.mkdir(parents=True)
+    (raw / "contrast_subject-01_session_1.csv").write_text(
+        "subj,Session,trial,rt,object_response,category,condition,imagename\n"
+        f"subject-01,1,1,0.9,knife,knife,c30,{names[0]}\nsubject-01,1,2,0.8,dog,bear,c05,{names[1]}\n")
+    (manifests / "model_vs_human.yaml").write_text(
+        (REPO_MANIFESTS / "model_vs_human.yaml").read_text().replace("local_path: null", f"local_path: {clone}"))
+    stimuli = datasets.load("model-vs-human", images="contrast")
+    assert list(stimuli.stimulus_ids) == names
+    assert stimuli.table[["condition", "category"]].values.tolist() == [["c30", "knife"], ["c05", "bear"]]
+    assert stimuli.load_images().shape == (2, 3, 10, 10)
+    trials = datasets.load("model-vs-human", experiment="contrast")
+    assert list(trials["imagename"]) == names and list(trials["correct"]) == [True, False]
+    with pytest.raises(DatasetError, match=r"datasets present: \['contrast'\]"):
+        datasets.load("model-vs-human", images="sketch")
 
 
 def test_missing_freemanziemba_is_an_oserror_naming_the_file(tmp_path):
