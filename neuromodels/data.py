@@ -120,39 +120,103 @@ def bundled_images(names: Sequence[str] | None = None, size: int | None = 256) -
 class ImageFolder:
     """Every image file below ``root`` (sorted paths), loaded lazily as (1, H, W) in [0, 1].
 
+    Files are checked when the folder is indexed: each must open as an image
+    (``PIL.Image.open`` reads its header), so a folder with a non-image or damaged
+    file is refused at once, naming the files, instead of hours into training. A file
+    whose header is fine but whose pixel data is damaged (a truncated JPEG) is found
+    only when it is decoded: it is then skipped with a warning naming it, counted in
+    :attr:`skipped`, and the next readable image of the folder is used in its place
+    (deterministically, so a resumed run sees the same batches).
+
     Parameters
     ----------
     root
-        Folder searched recursively for files ending in :data:`IMAGE_EXTENSIONS`.
+        Folder searched recursively for files ending in :data:`IMAGE_EXTENSIONS`
+        (any letter case).
     size
         Resize the short side to this many pixels (``None``: keep).
+    check
+        Open every file's header when indexing (default); ``False`` skips it for very
+        large folders (damaged files are then skipped at first read).
+
+    Attributes
+    ----------
+    skipped
+        Paths found unreadable at first read (skipped), in the order found.
 
     Raises
     ------
     FileNotFoundError
         If ``root`` does not exist or holds no image.
+    NotADirectoryError
+        If ``root`` is a file.
+    ValueError
+        If files with an image suffix do not open as images (the message lists them).
     """
 
-    def __init__(self, root: str | Path, size: int | None = None):
+    def __init__(self, root: str | Path, size: int | None = None, check: bool = True):
         self.root = Path(root)
+        if self.root.is_file():
+            raise NotADirectoryError(f"image folder {str(self.root)!r} is a file; give the folder that holds the images")
         if not self.root.is_dir():
             raise FileNotFoundError(f"image folder {str(self.root)!r} does not exist")
-        self.paths = sorted(p for p in self.root.rglob("*") if p.suffix in IMAGE_EXTENSIONS and p.is_file())
+        suffixes = {e.lower() for e in IMAGE_EXTENSIONS}
+        self.paths = sorted(p for p in self.root.rglob("*") if p.suffix.lower() in suffixes and p.is_file())
         if not self.paths:
             raise FileNotFoundError(
-                f"no images ({', '.join(IMAGE_EXTENSIONS)}) found below {str(self.root)!r}"
+                f"no images ({', '.join(sorted(suffixes))}) found below {str(self.root)!r}"
             )
         self.size = size
+        self.skipped: list[Path] = []
+        if check:
+            bad = [(p, why) for p in self.paths if (why := _unreadable_header(p))]
+            if bad:
+                listing = "; ".join(f"{p} ({why})" for p, why in bad[:10])
+                more = f" and {len(bad) - 10} more" if len(bad) > 10 else ""
+                raise ValueError(
+                    f"{len(bad)} of {len(self.paths)} files below {str(self.root)!r} are not readable images: "
+                    f"{listing}{more}. Remove or replace them."
+                )
 
     def __len__(self) -> int:
         return len(self.paths)
 
-    def __getitem__(self, i: int) -> torch.Tensor:
+    def _read(self, path: Path) -> torch.Tensor:
         from PIL import Image
 
-        with Image.open(self.paths[i]) as im:
+        with Image.open(path) as im:
             array = np.asarray(im.convert("RGB") if im.mode not in ("L", "RGB") else im)
         return to_grayscale(array, self.size)
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        import logging
+
+        n = len(self.paths)
+        for k in range(n):
+            path = self.paths[(i + k) % n]
+            try:
+                return self._read(path)
+            except (OSError, SyntaxError, ValueError) as err:  # PIL: truncated or damaged pixel data
+                if path not in self.skipped:
+                    self.skipped.append(path)
+                    logging.getLogger("neuromodels.data").warning(
+                        "skipping unreadable image %s (%s: %s); %d skipped so far; using the next image instead",
+                        path, type(err).__name__, err, len(self.skipped))
+        raise ValueError(f"no image below {str(self.root)!r} can be read (tried all {n})")
+
+
+def _unreadable_header(path: Path) -> str | None:
+    """Why ``path`` does not open as an image (``None``: it opens)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            im.size  # noqa: B018 - the header is parsed on open
+    except UnidentifiedImageError:
+        return "not an image file"
+    except (OSError, SyntaxError, ValueError) as err:
+        return f"{type(err).__name__}: {err}"
+    return None
 
 
 def _crop(image: torch.Tensor, u: np.ndarray, p: int, where: str = "") -> torch.Tensor:
