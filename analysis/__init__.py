@@ -16,7 +16,11 @@ imported on first use so that ``import analysis`` stays light):
   manifold_geometry_by_region
 - ``alignment``: manifold_alignment
 - ``texture``: modulation_index, family_decoding, data_efficiency
-- ``robustness``: distort, ood_accuracy, error_consistency, human_error_consistency
+- ``distortions``: distort, register_distortion (a registry of parametric image distortions)
+- ``robustness``: model_trials, ood_accuracy
+- ``error_consistency``: human_error_consistency, read_human_trials, expected_consistency
+  (Cohen's κ itself: ``analysis.error_consistency.error_consistency``; the module shadows it here)
+- ``model_vs_human``: classifier_error_consistency, imagenet_to_16
 - ``flows``: fit_flow, jacobians, local_components
 """
 from __future__ import annotations
@@ -38,7 +42,10 @@ _API = {
                  "manifold_geometry_by_region"],
     "alignment": ["manifold_alignment"],
     "texture": ["modulation_index", "family_decoding", "data_efficiency"],
-    "robustness": ["distort", "ood_accuracy", "error_consistency", "human_error_consistency"],
+    "distortions": ["distort", "register_distortion"],
+    "robustness": ["model_trials", "ood_accuracy"],
+    "error_consistency": ["human_error_consistency", "read_human_trials", "expected_consistency"],
+    "model_vs_human": ["classifier_error_consistency", "imagenet_to_16"],
     "flows": ["fit_flow", "jacobians", "local_components"],
 }
 _WHERE = {name: module for module, names in _API.items() for name in names}

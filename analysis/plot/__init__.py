@@ -16,6 +16,7 @@ import importlib
 _API: dict[str, list[str]] = {
     "comparison": ["plot_layer_scores", "plot_rdm"],
     "manifolds": ["plot_manifold_geometry", "plot_geometry_by_layer", "plot_alignment"],
+    "robustness": ["plot_ood_accuracy", "plot_error_consistency"],
     "flows": ["plot_component_coordinates", "plot_local_components", "plot_component_images", "plot_training_history"],
     "texture": ["plot_modulation_index", "plot_family_decoding", "plot_data_efficiency"],
     "tuning": ["plot_filters", "plot_circular_variance"],

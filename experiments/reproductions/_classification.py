@@ -50,7 +50,8 @@ def _model_config(name: str, n_classes: int, frontend_checkpoint: str) -> dict:
 
 
 def classification_stage(run: Run, cfg: dict, device) -> dict:
-    from analysis.robustness import ood_accuracy, plot_ood_accuracy
+    from analysis.plot.robustness import plot_ood_accuracy
+    from analysis.robustness import ood_accuracy
     from neuromodels.training.supervised import train_classifier
 
     ccfg = cfg["classification"]
