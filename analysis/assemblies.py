@@ -94,6 +94,11 @@ def make_assembly(
                 f"coord {name!r} along {dim!r} must have length {n} to match values of shape "
                 f"{values.shape}; got shape {arr.shape}"
             )
+        if name in _REQUIRED.values():  # before str() turns None/NaN into 'None'/'nan'
+            if arr.dtype.kind in "fO":
+                _check_ids(arr, name)
+            elif arr.dtype.kind == "U" and np.isin(arr, ["nan", "None"]).any():  # mixed with str
+                _check_ids(np.asarray(list(seq), dtype=object), name)
         if arr.dtype.kind in "OU":
             arr = arr.astype(str)
         coords[name] = (dim, arr)
@@ -115,6 +120,26 @@ def make_assembly(
     return validate(assembly)
 
 
+def _check_ids(ids: np.ndarray, name: str) -> None:
+    """Refuse missing ids (None, NaN) in ``stimulus_id``/``neuroid_id``, naming where they are."""
+    if ids.dtype.kind == "O":
+        missing = np.array([v is None or (isinstance(v, float) and np.isnan(v)) for v in ids], bool)
+    elif ids.dtype.kind == "f":
+        missing = np.isnan(ids)
+    else:
+        return
+    if missing.any():
+        where = np.flatnonzero(missing)
+        raise ValueError(
+            f"{name} holds {len(where)} missing value(s) (None or NaN) at position(s) "
+            f"{where[:10].tolist()}{' ...' if len(where) > 10 else ''}; every presentation needs a "
+            f"stimulus id and every neuroid an id (strings)"
+            if name == "stimulus_id" else
+            f"{name} holds {len(where)} missing value(s) (None or NaN) at position(s) "
+            f"{where[:10].tolist()}{' ...' if len(where) > 10 else ''}; every neuroid needs a unique id"
+        )
+
+
 def validate(assembly: xr.DataArray, allow_nonfinite: bool = False) -> xr.DataArray:
     """Check that ``assembly`` follows the data model; return it unchanged.
 
@@ -123,8 +148,9 @@ def validate(assembly: xr.DataArray, allow_nonfinite: bool = False) -> xr.DataAr
     TypeError
         If it is not an ``xarray.DataArray``.
     ValueError
-        Naming the problem: wrong dims, a missing required coord, duplicated
-        ``neuroid_id``, or NaN/inf values (how many and where).
+        Naming the problem: wrong dims, no presentations or no neuroids, a missing
+        required coord or missing ids (None/NaN) in it, duplicated ``neuroid_id``,
+        non-numeric or boolean values, or NaN/inf values (how many and where).
     """
     if not isinstance(assembly, xr.DataArray):
         raise TypeError(f"expected an xarray.DataArray assembly, got {type(assembly).__name__}")
@@ -142,7 +168,20 @@ def validate(assembly: xr.DataArray, allow_nonfinite: bool = False) -> xr.DataAr
             )
         if assembly[coord].dims != (dim,):
             raise ValueError(f"coord {coord!r} must lie along {dim!r}, not {assembly[coord].dims}")
-    if assembly.dtype.kind not in "biufc":
+        _check_ids(assembly[coord].values, coord)
+    for dim in (PRESENTATION, NEUROID):
+        if assembly.sizes[dim] == 0:
+            raise ValueError(
+                f"the assembly has no {dim}s (shape {tuple(assembly.shape)}); an analysis needs at "
+                f"least one. Check the selection that produced it (e.g. a region or texture type "
+                f"that is absent)."
+            )
+    if assembly.dtype.kind == "b":
+        raise ValueError(
+            "assembly values are boolean; responses must be numbers (spikes/s or activations). "
+            "If 0/1 responses are meant, convert with assembly.astype(float)."
+        )
+    if assembly.dtype.kind not in "iufc":
         raise ValueError(
             f"assembly values must be numeric (responses in spikes/s or activations); got dtype "
             f"{assembly.dtype}. Convert with assembly.astype(float)."
@@ -329,15 +368,30 @@ def save(assembly: xr.DataArray, path: str | os.PathLike) -> Path:
 
 
 def load(path: str | os.PathLike) -> xr.DataArray:
-    """Read an assembly written by :func:`save`; values, coords and attrs round-trip."""
+    """Read an assembly written by :func:`save`; values, coords and attrs round-trip.
+
+    Raises
+    ------
+    FileNotFoundError
+        No file at ``path``.
+    OSError
+        The file is not readable netCDF (truncated, another format), naming ``path``.
+    """
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no assembly file at {path}")
-    with xr.open_dataset(path, engine="h5netcdf") as ds:
-        names = list(ds.data_vars)
-        if len(names) != 1:
-            raise ValueError(f"{path} holds {len(names)} variables {names}; expected one assembly")
-        da = ds[names[0]].load()
+    try:
+        with xr.open_dataset(path, engine="h5netcdf") as ds:
+            names = list(ds.data_vars)
+            if len(names) != 1:
+                raise ValueError(f"{path} holds {len(names)} variables {names}; expected one assembly")
+            da = ds[names[0]].load()
+    except (OSError, RuntimeError) as err:  # h5py: truncated or not HDF5/netCDF4
+        raise OSError(
+            f"{path} is not a readable assembly file ({err}); it may have been truncated by an "
+            f"interrupted copy or download, or is not netCDF. Copy it again or write it again "
+            f"with analysis.assemblies.save."
+        ) from err
     for c in list(da.coords):
         if da[c].dtype.kind == "O":
             da = da.assign_coords({c: (da[c].dims, da[c].values.astype(str))})

@@ -261,3 +261,42 @@ def test_saved_file_gets_the_usual_file_mode(tmp_path):
     os.umask(umask)
     path = save(make_assembly(np.ones((2, 2)), stimulus_id=["a", "b"]), tmp_path / "a.nc")
     assert path.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+# ------------------------------------------------------------------ issue 17: bad assemblies and files
+@pytest.mark.parametrize("values, ids, match", [
+    (np.ones((0, 3)), [], r"no presentations \(shape \(0, 3\)\)"),
+    (np.ones((2, 0)), ["a", "b"], r"no neuroids \(shape \(2, 0\)\)"),
+    (np.ones((2, 3), dtype=bool), ["a", "b"], "boolean.*astype\\(float\\)"),
+    (np.ones((2, 3)), [None, "b"], r"stimulus_id holds 1 missing value.*position\(s\) \[0\]"),
+    (np.ones((2, 3)), [float("nan"), "b"], r"stimulus_id holds 1 missing value"),
+])
+def test_make_assembly_refuses_empty_boolean_and_missing_ids(values, ids, match):
+    with pytest.raises(ValueError, match=match):
+        make_assembly(values, stimulus_id=ids)
+
+
+def test_validate_refuses_what_make_assembly_refuses():
+    good = make_assembly(np.ones((2, 3)), stimulus_id=["a", "b"])
+    with pytest.raises(ValueError, match="boolean"):
+        validate(good.astype(bool))
+    with pytest.raises(ValueError, match="no presentations"):
+        validate(good.isel(presentation=[]))
+    none_ids = good.assign_coords(stimulus_id=("presentation", np.array([None, "b"], dtype=object)))
+    with pytest.raises(ValueError, match="stimulus_id holds 1 missing value"):
+        validate(none_ids)
+    none_neuroid = good.assign_coords(neuroid_id=("neuroid", np.array(["x", None, "z"], dtype=object)))
+    with pytest.raises(ValueError, match="neuroid_id holds 1 missing value"):
+        validate(none_neuroid)
+
+
+def test_a_truncated_file_is_named(tmp_path):
+    path = save(make_assembly(np.ones((4, 3)), stimulus_id=list("abcd")), tmp_path / "a.nc")
+    data = path.read_bytes()
+    cut = tmp_path / "cut.nc"
+    cut.write_bytes(data[: len(data) // 2])
+    with pytest.raises(OSError, match=f"{cut} is not a readable assembly file.*truncated"):
+        load(cut)
+    (tmp_path / "text.nc").write_text("not netCDF")
+    with pytest.raises(OSError, match="text.nc is not a readable assembly file"):
+        load(tmp_path / "text.nc")
