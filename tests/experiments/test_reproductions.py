@@ -106,3 +106,20 @@ def test_cli_lists_reproductions_and_refuses_unknown_names():
         assert name in out.stdout
     bad = subprocess.run([sys.executable, "-m", "experiments", "run", "nope"], capture_output=True, text=True)
     assert bad.returncode == 2 and "available:" in bad.stderr
+
+
+def test_claims_table_leads_the_report_with_computed_verdicts(quickstart_dir):
+    from experiments.claims import CONTRADICTED, NOT_SHOWN, SHOWN
+
+    text = (quickstart_dir / "report.md").read_text()
+    assert text.index("## Claims") < text.index("## Headline numbers")
+    table = text.split("## Claims", 1)[1].split("## Headline numbers")[0]
+    rows = [r for r in table.splitlines() if r.startswith("| [")]
+    for part in ("texture_model", "lcl_v2"):
+        assert any(r.startswith(f"| [{part}]") for r in rows), part
+    for r in rows:
+        cells = [c.strip() for c in r.strip("|").split("|")]
+        assert cells[-1].strip("*") in {SHOWN, NOT_SHOWN, CONTRADICTED}, r
+        assert int(cells[-2]) >= 3 or "LCL-V2Net" in cells[0], r      # every seeded claim has >= 3 seeds
+    tm = pd.read_csv(quickstart_dir / "texture_model" / "metrics.csv")
+    assert set(tm[tm["metric"] == "claims_mi_v2"]["seed"]) == {0, 1, 2}
