@@ -114,3 +114,30 @@ def test_metric_rows_may_not_hide_the_run_stage(tmp_path):
     run.stage("a", lambda r: {"metrics": [{"metric": "m", "stage": 2, "value": 1.0}]})
     with pytest.raises(ValueError, match="must not use the key 'stage'"):
         run.metrics_rows()
+
+
+def test_stage_made_with_another_config_is_recomputed_even_without_config_json(tmp_path):
+    """`run ... seed=1` after config.json was deleted must not relabel seed 0's stages as seed 1's."""
+    seen = []
+
+    def body(run):
+        seen.append(run.config["seed"])
+        return {"metrics": [{"metric": "seed", "value": float(run.config["seed"])}]}
+
+    Run(tmp_path, {"seed": 0}, "demo").stage("a", body)
+    (tmp_path / "config.json").unlink()
+    logs = []
+    rec = Run(tmp_path, {"seed": 1}, "demo", log=logs.append).stage("a", body)
+    assert seen == [0, 1] and rec["metrics"][0]["value"] == 1.0
+    assert any("made with another configuration; recomputing" in m for m in logs), logs
+    # the same config again: reused, and the record names the config it was made with
+    again = Run(tmp_path, {"seed": 1}, "demo")
+    assert again.stage("a", body)["_config_sha256"] == again.config_sha256 and seen == [0, 1]
+
+
+def test_record_without_a_config_hash_is_not_trusted(tmp_path):
+    (tmp_path / "stages").mkdir(parents=True)
+    (tmp_path / "stages" / "a.json").write_text(json.dumps({"metrics": [], "_wall_s": 1.0}))
+    logs = []
+    Run(tmp_path, {"seed": 0}, "demo", log=logs.append).stage("a", lambda r: {"fresh": True})
+    assert any("records no configuration hash; recomputing" in m for m in logs), logs
