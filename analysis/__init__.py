@@ -10,8 +10,10 @@ imported on first use so that ``import analysis`` stays light):
 - ``simulate``: SimulatedPopulation, simulate_recordings
 - ``datasets``: manifests, fetching and verification (``python -m analysis.datasets``)
 - ``activations``: extract, StimulusImages
-- ``predictivity``: neural_predictivity, internal_consistency, ceiled_score, score_layers
-- ``rsa``: rdm, compare_rdms, cka, noise_ceiling, bootstrap
+- ``predictivity``: neural_predictivity, internal_consistency, ceiled_score, score_layers,
+  BatchedPLS, BatchedRidge
+- ``rsa``: rdm, compare_rdms, noise_ceiling, bootstrap
+- ``cka``: cka
 - ``capacity``: manifold_capacity, simulated_capacity, manifold_geometry_by_layer,
   manifold_geometry_by_region
 - ``alignment``: manifold_alignment
@@ -36,8 +38,10 @@ _API = {
     "texture_stimuli": ["phase_randomize", "periodic_component", "synthesize_texture", "texture_stimulus_set"],
     "simulate": ["SimulatedPopulation", "simulate_recordings"],
     "activations": ["extract", "StimulusImages"],
-    "predictivity": ["neural_predictivity", "internal_consistency", "ceiled_score", "score_layers"],
-    "rsa": ["rdm", "compare_rdms", "cka", "noise_ceiling", "bootstrap"],
+    "predictivity": ["neural_predictivity", "internal_consistency", "ceiled_score", "score_layers", "BatchedPLS",
+                     "BatchedRidge"],
+    "rsa": ["rdm", "compare_rdms", "noise_ceiling", "bootstrap"],
+    "cka": ["cka"],
     "capacity": ["manifold_capacity", "simulated_capacity", "manifold_geometry_by_layer",
                  "manifold_geometry_by_region"],
     "alignment": ["manifold_alignment"],

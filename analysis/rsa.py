@@ -1,4 +1,4 @@
-"""Representational similarity analysis (RDMs, their comparison, noise ceilings) and CKA.
+"""Representational similarity analysis: RDMs, their comparison, noise ceilings, bootstrap.
 
 Definitions follow ``rsatoolbox`` 0.3.2 (Nili et al. 2014; Walther et al. 2016;
 Diedrichsen et al. 2021), so that the numbers agree with it:
@@ -11,15 +11,16 @@ Diedrichsen et al. 2021), so that the numbers agree with it:
   (identity: Euclidean);
 - ``'crossnobis'``: cross-validated Mahalanobis distance, leave one partition out
   (``rsatoolbox.rdm.calc_rdm_crossnobis``): for each partition f,
-  ``d_ij^f = (a_i − a_j)ᵀ Λ (b_i − b_j) / P`` with ``a`` the mean of the other
-  partitions and ``b`` partition f's mean; averaged over f. Unbiased: zero in
-  expectation when two conditions do not differ.
+  ``d_ij^f = (a_i − a_j)ᵀ Λ (b_i − b_j) / P`` with ``a`` the mean over all trials
+  of the other partitions (partitions weighted by their trials, as rsatoolbox)
+  and ``b`` partition f's mean; averaged over f. Unbiased: zero in expectation
+  when two conditions do not differ.
 
 RDM comparisons: cosine, Pearson, Spearman (ranks with ties averaged), Kendall
 τ_a, and the whitened ``cosine_cov`` / ``corr_cov`` of Diedrichsen et al. (2021),
 which equal the cosine between the double-centred second-moment matrices
-``G = −½ H D H`` (``corr_cov`` subtracts the mean dissimilarity first). CKA after
-Kornblith et al. (2019), with the debiased HSIC of Song et al. (2012).
+``G = −½ H D H`` (``corr_cov`` subtracts the mean dissimilarity first). CKA lives in
+:mod:`analysis.cka`.
 
 All heavy work runs batched in torch (float64, or float32 for float32 inputs) on
 the device of the input or ``device=``.
@@ -27,7 +28,7 @@ the device of the input or ``device=``.
 Examples
 --------
 >>> import numpy as np
->>> from analysis.rsa import rdm, compare_rdms, cka
+>>> from analysis.rsa import rdm, compare_rdms
 >>> rng = np.random.default_rng(0)
 >>> x = rng.normal(size=(10, 50))
 >>> d = rdm(x, method="correlation")
@@ -35,11 +36,10 @@ Examples
 (10, 10)
 >>> round(compare_rdms(d, rdm(2 * x + 1, method="correlation"), method="pearson"), 6)
 1.0
->>> round(cka(x, x @ np.linalg.qr(rng.normal(size=(50, 50)))[0]), 6)
-1.0
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,14 +48,18 @@ import xarray as xr
 from tqdm.auto import tqdm
 
 from analysis._regression import self_gram
-from analysis.assemblies import PRESENTATION, TIME_BIN, align, average_repetitions, validate
+from analysis._representations import as_tensor as _tensor
+from analysis._representations import check_finite as _check_finite
+from analysis._representations import pairwise_sq_distances as _pairwise
+from analysis._representations import squeeze_time as _squeeze_time
+from analysis.assemblies import PRESENTATION, average_repetitions, validate
+from analysis.cka import cka_of_features, paired_features
 
 __all__ = [
     "RDM_METHODS",
     "COMPARE_METHODS",
     "rdm",
     "compare_rdms",
-    "cka",
     "noise_ceiling",
     "bootstrap",
     "NoiseCeiling",
@@ -67,48 +71,7 @@ COMPARE_METHODS = ("spearman", "tau_a", "cosine", "pearson", "corr_cov", "cosine
 _ROW, _COL = "stimulus_id", "stimulus_id_2"
 
 
-def _dtype_of(x) -> torch.dtype:
-    return torch.float32 if getattr(x, "dtype", None) in (np.float32, torch.float32) else torch.float64
-
-
-def _tensor(x, device=None, dtype=None) -> torch.Tensor:
-    if isinstance(x, torch.Tensor):
-        t = x.detach()
-        return t.to(device=device or t.device, dtype=dtype or _dtype_of(x))
-    arr = np.asarray(x)
-    if arr.dtype.kind not in "fiub":
-        raise TypeError(f"expected numeric data; got dtype {arr.dtype}")
-    return torch.as_tensor(arr, device=device).to(dtype or _dtype_of(arr))
-
-
-def _check_finite(t: torch.Tensor, what: str) -> None:
-    if not torch.isfinite(t).all():
-        raise ValueError(f"{what} holds NaN or inf values; remove or impute them first")
-
-
-def _squeeze_time(a: xr.DataArray) -> xr.DataArray:
-    if TIME_BIN in a.dims:
-        if a.sizes[TIME_BIN] != 1:
-            raise ValueError(
-                f"the assembly has {a.sizes[TIME_BIN]} time bins; compute one RDM per bin "
-                f"(assembly.isel(time_bin=k)) or average them"
-            )
-        a = a.isel({TIME_BIN: 0}, drop=True)
-    return a
-
-
 # ----------------------------------------------------------------------------- RDMs
-
-
-def _pairwise(a: torch.Tensor, b: torch.Tensor, precision: torch.Tensor | None) -> torch.Tensor:
-    """(…, n, n) matrix K_ij = a_i Λ b_jᵀ, and d_ij = K_ii + K_jj − K_ij − K_ji."""
-    if precision is None and a is b:
-        K = self_gram(a)
-    else:
-        ka = a if precision is None else a @ precision
-        K = ka @ b.transpose(-1, -2)
-    diag = torch.diagonal(K, dim1=-2, dim2=-1)
-    return diag[..., :, None] + diag[..., None, :] - K - K.transpose(-1, -2)
 
 
 def _finish(d: torch.Tensor) -> torch.Tensor:
@@ -135,13 +98,25 @@ def _rdm_tensor(x: torch.Tensor, method: str, precision: torch.Tensor | None) ->
     raise AssertionError(method)
 
 
-def _crossnobis_tensor(folds: torch.Tensor, precision: torch.Tensor | None) -> torch.Tensor:
-    """folds: (F, n, p) per-partition condition means (balanced)."""
-    n_f, _, p = folds.shape
-    total = folds.sum(0)
-    acc = torch.zeros(folds.shape[1], folds.shape[1], dtype=folds.dtype, device=folds.device)
+def _crossnobis_tensor(folds: torch.Tensor, precision: torch.Tensor | None,
+                       counts: torch.Tensor | None = None) -> torch.Tensor:
+    """Leave-one-partition-out crossnobis RDM, as ``rsatoolbox.rdm.calc_rdm_crossnobis``.
+
+    folds: (F, n, p) per-partition condition means; counts: (F, n) trials behind each
+    mean (None: equal). For held-out partition f the training pattern of condition i
+    is the mean over *all trials* of the other partitions,
+    ``a_i = (Σ_g N_gi m_gi − N_fi m_fi) / (Σ_g N_gi − N_fi)``, so partitions weigh by
+    their trials; the F RDMs are averaged with equal weight.
+    """
+    n_f, n, p = folds.shape
+    if counts is None:
+        counts = torch.ones(n_f, n, dtype=folds.dtype, device=folds.device)
+    counts = counts.to(folds.dtype)
+    sums = folds * counts[..., None]
+    total, total_n = sums.sum(0), counts.sum(0)
+    acc = torch.zeros(n, n, dtype=folds.dtype, device=folds.device)
     for f in range(n_f):
-        others = (total - folds[f]) / (n_f - 1)
+        others = (total - sums[f]) / (total_n - counts[f])[:, None]
         acc = acc + _pairwise(others, folds[f], precision) / p
     return _finish(acc / n_f)
 
@@ -166,6 +141,7 @@ def _patterns(data, method, cv_coord, device):
             pos = {s: i for i, s in enumerate(ids)}
             vals = np.asarray(a.values, dtype=np.float64 if a.dtype != np.float32 else np.float32)
             out = np.zeros((len(folds), len(ids), vals.shape[1]), dtype=vals.dtype)
+            n_trials = np.zeros((len(folds), len(ids)), dtype=np.int64)
             cv = np.asarray(a[cv_coord].values)
             for fi, f in enumerate(folds):
                 m = cv == f
@@ -179,7 +155,8 @@ def _patterns(data, method, cv_coord, device):
                     )
                 np.add.at(out[fi], rows, vals[m])
                 out[fi] /= counts[:, None]
-            return _tensor(out, device), ids, attrs
+                n_trials[fi] = counts
+            return (_tensor(out, device), torch.as_tensor(n_trials, device=device)), ids, attrs
         ids_all = a["stimulus_id"].values
         if len(np.unique(ids_all)) != len(ids_all):
             a = average_repetitions(a)
@@ -238,6 +215,7 @@ def rdm(
     if noise is not None and method not in ("mahalanobis", "crossnobis"):
         raise ValueError(f"noise (a precision matrix) is used by mahalanobis/crossnobis only, not {method!r}")
     x, ids, attrs = _patterns(data, method, cv_coord, device)
+    x, counts = x if isinstance(x, tuple) else (x, None)
     p = x.shape[-1]
     precision = None
     if noise is not None:
@@ -247,7 +225,7 @@ def rdm(
     if len(ids) < 2:
         raise ValueError(f"an RDM needs at least 2 conditions; got {len(ids)}")
     if method == "crossnobis":
-        d = _crossnobis_tensor(x, precision)
+        d = _crossnobis_tensor(x, precision, counts)
     else:
         d = _rdm_tensor(x, method, precision)
     _check_finite(d, "the RDM (so the data or the noise precision)")  # NaN/inf inputs propagate here
@@ -262,8 +240,8 @@ def rdm(
 # ----------------------------------------------------------------------------- comparison
 
 
-def _as_matrices(r, name: str, ids_ref=None):
-    """RDM input → (k, n, n) float64 tensor and its stimulus ids (or None)."""
+def _as_vectors(r, name: str, ids_ref=None):
+    """RDM input → (k, n(n−1)/2) float64 tensor of upper triangles, n, and stimulus ids (or None)."""
     ids = None
     if isinstance(r, xr.DataArray):
         if _ROW in r.dims and _COL in r.dims:
@@ -285,16 +263,25 @@ def _as_matrices(r, name: str, ids_ref=None):
         n = int(round((1 + np.sqrt(1 + 8 * vec.shape[-1])) / 2))
         if n * (n - 1) // 2 != vec.shape[-1]:
             raise ValueError(f"{name}: a vector of {vec.shape[-1]} entries is not the upper triangle of an RDM")
-        mats = torch.zeros(vec.shape[0], n, n, dtype=vec.dtype, device=vec.device)
-        iu = torch.triu_indices(n, n, 1, device=vec.device)
-        mats[:, iu[0], iu[1]] = vec
-        mats = mats + mats.transpose(-1, -2)
-        return mats, ids
+        return vec, n, ids
     if t.ndim == 2:
         t = t[None]
     if t.ndim != 3 or t.shape[-1] != t.shape[-2]:
         raise ValueError(f"{name}: expected an (n, n) RDM, a (k, n, n) stack or upper-triangle vectors; got {tuple(t.shape)}")
-    return t, ids
+    return _upper(t), t.shape[-1], ids
+
+
+def _as_matrices(r, name: str, ids_ref=None):
+    """RDM input → (k, n, n) float64 tensor and its stimulus ids (or None)."""
+    vec, n, ids = _as_vectors(r, name, ids_ref)
+    return _to_matrices(vec, n), ids
+
+
+def _to_matrices(vec: torch.Tensor, n: int) -> torch.Tensor:
+    mats = torch.zeros(vec.shape[0], n, n, dtype=vec.dtype, device=vec.device)
+    iu = torch.triu_indices(n, n, 1, device=vec.device)
+    mats[:, iu[0], iu[1]] = vec
+    return mats + mats.transpose(-1, -2)
 
 
 def _upper(m: torch.Tensor) -> torch.Tensor:
@@ -310,9 +297,24 @@ def _cosine(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 def _ranks(v: torch.Tensor) -> torch.Tensor:
-    from scipy.stats import rankdata
-
-    return torch.as_tensor(rankdata(v.cpu().numpy(), axis=-1), dtype=v.dtype, device=v.device)
+    """Ranks along the last axis, ties averaged (``scipy.stats.rankdata``), each row sorted once."""
+    x = v.detach().cpu().numpy()
+    x = x.reshape(-1, x.shape[-1])
+    order = np.argsort(x, axis=-1, kind="stable")
+    out = np.empty(x.shape, dtype=np.float64)
+    ramp = np.arange(1, x.shape[-1] + 1, dtype=np.float64)
+    for i in range(x.shape[0]):
+        s = x[i, order[i]]
+        new = np.empty(s.size, dtype=bool)
+        new[0] = True
+        np.not_equal(s[1:], s[:-1], out=new[1:])
+        if new.all():                                   # no ties: the inverse permutation
+            out[i, order[i]] = ramp
+            continue
+        dense = np.cumsum(new)                          # scipy's 'average' method
+        starts = np.r_[np.flatnonzero(new), s.size]
+        out[i, order[i]] = 0.5 * (starts[dense] + starts[dense - 1] + 1)
+    return torch.as_tensor(out.reshape(v.shape), dtype=v.dtype, device=v.device)
 
 
 def _tau_a_pair(x: np.ndarray, y: np.ndarray) -> float:
@@ -344,28 +346,32 @@ def _double_centred(m: torch.Tensor) -> torch.Tensor:
     return g - g.mean(-2, keepdim=True)
 
 
-def _compare_mats(ma: torch.Tensor, mb: torch.Tensor, method: str) -> torch.Tensor:
-    va, vb = _upper(ma), _upper(mb)
+def _centred_unit(v: torch.Tensor) -> torch.Tensor:
+    return v - v.mean(-1, keepdim=True)
+
+
+def _compare_vectors(va: torch.Tensor, vb: torch.Tensor, n: int, method: str) -> torch.Tensor:
+    """(k_a, k_b) similarities of upper-triangle vectors: one matrix product for all pairs."""
     if method == "cosine":
         return _cosine(va, vb)
     if method == "pearson":
-        return _cosine(va - va.mean(-1, keepdim=True), vb - vb.mean(-1, keepdim=True))
-    if method == "spearman":
-        ra, rb = _ranks(va), _ranks(vb)
-        return _cosine(ra - ra.mean(-1, keepdim=True), rb - rb.mean(-1, keepdim=True))
+        return _cosine(_centred_unit(va), _centred_unit(vb))
+    if method == "spearman":  # rank each RDM once, then Pearson of ranks for all pairs
+        return _cosine(_centred_unit(_ranks(va)), _centred_unit(_ranks(vb)))
     if method == "tau_a":
         a, b = va.cpu().numpy(), vb.cpu().numpy()
         return torch.as_tensor([[_tau_a_pair(x, y) for y in b] for x in a], dtype=torch.float64)
     if method in ("cosine_cov", "corr_cov"):
         if method == "corr_cov":
-            n = ma.shape[-1]
-            off = ~torch.eye(n, dtype=torch.bool, device=ma.device)
-            ma = torch.where(off, ma - va.mean(-1)[:, None, None], ma)
-            mb = torch.where(off, mb - vb.mean(-1)[:, None, None], mb)
-        ga = _double_centred(ma).flatten(1)
-        gb = _double_centred(mb).flatten(1)
+            va, vb = _centred_unit(va), _centred_unit(vb)
+        ga = _double_centred(_to_matrices(va, n)).flatten(1)
+        gb = _double_centred(_to_matrices(vb, n)).flatten(1)
         return _cosine(ga, gb)
     raise ValueError(f"unknown comparison method {method!r}; choose one of {list(COMPARE_METHODS)}")
+
+
+def _compare_mats(ma: torch.Tensor, mb: torch.Tensor, method: str) -> torch.Tensor:
+    return _compare_vectors(_upper(ma), _upper(mb), ma.shape[-1], method)
 
 
 def _is_single(r) -> bool:
@@ -374,8 +380,8 @@ def _is_single(r) -> bool:
     return len(shape) == 1 or (len(shape) == 2 and shape[0] == shape[1])
 
 
-def compare_rdms(a, b, method: str = "spearman"):
-    """Similarity of two RDMs (or of every pair from two stacks).
+def compare_rdms(a, b, method: str = "spearman", nan_policy: str = "raise"):
+    """Similarity of two RDMs (or of every pair from two stacks, all pairs at once).
 
     Parameters
     ----------
@@ -385,24 +391,65 @@ def compare_rdms(a, b, method: str = "spearman"):
     method : {'spearman', 'tau_a', 'cosine', 'pearson', 'corr_cov', 'cosine_cov'}
         As ``rsatoolbox.rdm.compare`` ('corr' ↔ 'pearson', 'tau-a' ↔ 'tau_a').
         ``cosine_cov``/``corr_cov`` assume i.i.d. pattern noise (``sigma_k=None``).
+        Stacks are compared with one matrix product (Spearman: each RDM ranked once).
+    nan_policy : {'raise', 'omit'}
+        An RDM whose dissimilarities are all equal (or all zero, for cosine) has no
+        correlation with anything: ``'raise'`` (default) refuses, naming it;
+        ``'omit'`` returns NaN for its pairs with a warning.
 
     Returns
     -------
     float, or numpy.ndarray of shape (k_a, k_b) when either input is a stack.
+
+    Raises
+    ------
+    ValueError
+        For fewer than 3 conditions (a single dissimilarity cannot be correlated:
+        every comparison would be ±1 or 0 whatever the data).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> compare_rdms(np.array([1.0, 2.0, 3.0]), np.array([2.0, 4.0, 7.0]), "spearman")
+    1.0
     """
     if method not in COMPARE_METHODS:
         raise ValueError(f"unknown comparison method {method!r}; choose one of {list(COMPARE_METHODS)}")
-    ma, ids = _as_matrices(a, "first")
-    mb, _ = _as_matrices(b, "second", ids)
-    if ma.shape[-1] != mb.shape[-1]:
-        raise ValueError(f"RDMs differ in size: {ma.shape[-1]} vs {mb.shape[-1]} conditions")
-    _check_finite(ma, "the first RDM")
-    _check_finite(mb, "the second RDM")
-    mb = mb.to(ma.device)
-    out = _compare_mats(ma, mb, method).cpu().numpy()
+    if nan_policy not in ("raise", "omit"):
+        raise ValueError(f"nan_policy must be 'raise' or 'omit'; got {nan_policy!r}")
+    va, n, ids = _as_vectors(a, "first")
+    vb, nb, _ = _as_vectors(b, "second", ids)
+    if n != nb:
+        raise ValueError(f"RDMs differ in size: {n} vs {nb} conditions")
+    if n < 3:
+        raise ValueError(
+            f"comparing RDMs needs at least 3 conditions (3 dissimilarities); got {n} conditions, i.e. "
+            f"{n * (n - 1) // 2} dissimilarity, whose 'correlation' is ±1 or 0 whatever the data. Add conditions."
+        )
+    _check_finite(va, "the first RDM")
+    _check_finite(vb, "the second RDM")
+    vb = vb.to(va.device)
+    out = _compare_vectors(va, vb, n, method).cpu().numpy()
+    flat_a, flat_b = _degenerate(va, method), _degenerate(vb, method)
+    if flat_a.any() or flat_b.any():
+        which = [f"first #{i}" for i in np.flatnonzero(flat_a)] + [f"second #{i}" for i in np.flatnonzero(flat_b)]
+        msg = (f"RDM(s) {', '.join(which[:5])} have no variation ({'all zero' if method == 'cosine' else 'all equal'} "
+               f"dissimilarities), so their {method} similarity is undefined.")
+        if nan_policy == "raise":
+            raise ValueError(msg + " Check the data behind them, or pass nan_policy='omit' to get NaN.")
+        warnings.warn(msg + " Returning NaN for them (nan_policy='omit').", RuntimeWarning, stacklevel=2)
+        out[flat_a, :] = np.nan
+        out[:, flat_b] = np.nan
     if _is_single(a) and _is_single(b):
         return float(out[0, 0])
     return out
+
+
+def _degenerate(v: torch.Tensor, method: str) -> np.ndarray:
+    """RDM vectors for which ``method`` is undefined (no variation to correlate)."""
+    if method in ("cosine", "cosine_cov"):
+        return (v == 0).all(-1).cpu().numpy()
+    return (v == v[:, :1]).all(-1).cpu().numpy()
 
 
 # ----------------------------------------------------------------------------- noise ceiling
@@ -568,11 +615,11 @@ def bootstrap(
         raise ValueError(f"n_bootstrap must be >= 2; got {n_bootstrap}")
     rng = np.random.default_rng(seed)
     if method == "cka":
-        x, y = _aligned_features(a, b)
+        x, y = paired_features(a, b)
         n = x.shape[0]
-        est = _cka_tensor(x, y, "linear", False, None, 1.0)
+        est = cka_of_features(x, y, "linear", False, None, 1.0)
         idx = rng.integers(0, n, size=(n_bootstrap, n))
-        samples = np.array([_cka_tensor(x[i], y[i], "linear", False, None, 1.0)
+        samples = np.array([cka_of_features(x[i], y[i], "linear", False, None, 1.0, nan_policy="omit")
                             for i in tqdm(idx, disable=not progress, desc="bootstrap")])
     elif method in ("spearman", "tau_a", "cosine", "pearson"):
         ma, ids = _as_matrices(a, "first")
@@ -597,102 +644,3 @@ def bootstrap(
     lo, hi = np.nanquantile(samples, [(1 - ci) / 2, 1 - (1 - ci) / 2])
     return BootstrapResult(float(est), samples, (float(lo), float(hi)), float(np.nanstd(samples, ddof=1)),
                            ci, method, idx)
-
-
-# ----------------------------------------------------------------------------- CKA
-
-
-def _features(x, name):
-    if isinstance(x, xr.DataArray):
-        a = _squeeze_time(validate(x))
-        ids = a["stimulus_id"].values
-        if len(np.unique(ids)) != len(ids):
-            a = average_repetitions(a)
-        return a
-    t = _tensor(x)
-    if t.ndim != 2:
-        raise ValueError(f"{name} must be (n_stimuli, n_features); got shape {tuple(t.shape)}")
-    return t
-
-
-def _aligned_features(x, y):
-    fx, fy = _features(x, "x"), _features(y, "y")
-    if isinstance(fx, xr.DataArray) and isinstance(fy, xr.DataArray):
-        fx, fy = align(fx, fy)
-    tx = _tensor(fx.values if isinstance(fx, xr.DataArray) else fx, dtype=torch.float64)
-    ty = _tensor(fy.values if isinstance(fy, xr.DataArray) else fy, device=tx.device, dtype=torch.float64)
-    if tx.shape[0] != ty.shape[0]:
-        raise ValueError(f"x and y must hold the same stimuli; got {tx.shape[0]} and {ty.shape[0]} rows")
-    if tx.shape[0] < 4:
-        raise ValueError(f"CKA needs at least 4 stimuli; got {tx.shape[0]}")
-    _check_finite(tx, "x")
-    _check_finite(ty, "y")
-    return tx, ty
-
-
-def _gram(x: torch.Tensor, kernel: str, sigma, threshold: float) -> torch.Tensor:
-    if kernel == "linear":
-        return self_gram(x)
-    sq = torch.clamp(_pairwise(x, x, None), min=0.0)
-    sq = 0.5 * (sq + sq.T)
-    sq.fill_diagonal_(0.0)
-    if sigma is None:  # median of all squared distances (numpy's median: mean of the middle two)
-        flat = torch.sort(sq.flatten()).values
-        m = flat.numel()
-        med = 0.5 * (flat[(m - 1) // 2] + flat[m // 2])
-        s2 = threshold**2 * med
-    else:
-        s2 = torch.as_tensor(float(sigma) ** 2, dtype=x.dtype, device=x.device)
-    return torch.exp(-sq / (2 * s2))
-
-
-def _centre_gram(k: torch.Tensor, unbiased: bool) -> torch.Tensor:
-    """Centred Gram (H K H), or its U-centred version for the unbiased HSIC."""
-    k = k.clone()
-    n = k.shape[0]
-    if unbiased:
-        k.fill_diagonal_(0.0)
-        means = k.sum(0) / (n - 2)
-        means = means - means.sum() / (2 * (n - 1))
-        k = k - means[:, None] - means[None, :]
-        k.fill_diagonal_(0.0)
-        return k
-    means = k.mean(0)
-    means = means - means.mean() / 2
-    return k - means[:, None] - means[None, :]
-
-
-def _cka_tensor(x, y, kernel, debiased, sigma, threshold) -> float:
-    kx = _centre_gram(_gram(x, kernel, sigma, threshold), debiased)
-    ky = _centre_gram(_gram(y, kernel, sigma, threshold), debiased)
-    hsic = (kx * ky).sum()
-    return float(hsic / (torch.linalg.norm(kx) * torch.linalg.norm(ky)))
-
-
-def cka(x, y, kernel: str = "linear", debiased: bool = False, *, sigma: float | None = None,
-        threshold: float = 1.0) -> float:
-    """Centred kernel alignment between two representations of the same stimuli.
-
-    ``CKA(K, L) = HSIC(K, L) / sqrt(HSIC(K, K) HSIC(L, L))`` with ``HSIC(K, L) =
-    tr(K H L H)`` (Kornblith et al. 2019, eq. 3) or, with ``debiased=True``, the
-    unbiased HSIC estimator of Song et al. (2012) via U-centred Grams.
-
-    Parameters
-    ----------
-    x, y : assemblies (aligned by stimulus id) or arrays (n_stimuli, n_features)
-    kernel : {'linear', 'rbf'}
-        RBF: ``k(a, b) = exp(−‖a − b‖² / (2σ²))``.
-    debiased : bool
-    sigma : float, optional
-        RBF bandwidth; default ``threshold · sqrt(median squared distance)``
-        (Kornblith et al. 2019), computed separately for x and y.
-    threshold : float
-
-    Returns
-    -------
-    float in [0, 1] (the debiased estimate can be slightly negative).
-    """
-    if kernel not in ("linear", "rbf"):
-        raise ValueError(f"kernel must be 'linear' or 'rbf'; got {kernel!r}")
-    tx, ty = _aligned_features(x, y)
-    return _cka_tensor(tx, ty, kernel, debiased, sigma, threshold)

@@ -5,7 +5,8 @@ import rsatoolbox as rt
 import torch
 
 from analysis.assemblies import make_assembly
-from analysis.rsa import bootstrap, cka, compare_rdms, noise_ceiling, rdm
+from analysis.cka import cka
+from analysis.rsa import bootstrap, compare_rdms, noise_ceiling, rdm
 
 pytestmark = [
     # rsatoolbox warns that its tau-a noise ceiling pools averaged ranks (a note, not a fault)
@@ -281,3 +282,76 @@ def test_errors_are_clear():
     bad[2, 1] = np.nan
     with pytest.raises(ValueError, match="NaN or inf"):
         rdm(bad, "euclidean")
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_crossnobis_with_unequal_trials_per_partition_equals_rsatoolbox(seed):
+    """Partitions holding 1, 4 and 2 trials per condition: the training pattern is the mean of
+    all trials of the other partitions (rsatoolbox), not the mean of their partition means."""
+    rng = np.random.default_rng(seed)
+    n, p, trials = 7, 12, (1, 4, 2)
+    base = rng.normal(size=(n, p))
+    ids = np.array([f"s{i}" for i in range(n)])
+    rows, sid, part = [], [], []
+    for f, k in enumerate(trials):
+        for i in range(n):
+            rows.append(base[i] + 0.8 * rng.normal(size=(k, p)))
+            sid += [ids[i]] * k
+            part += [f] * k
+    values = np.concatenate(rows)
+    order = rng.permutation(len(values))
+    asm = make_assembly(values[order], stimulus_id=np.array(sid)[order],
+                        presentation_coords={"session": np.array(part)[order]})
+    a = rng.normal(size=(p, p))
+    for prec in (None, a @ a.T / p + np.eye(p)):
+        ours = rdm(asm, "crossnobis", cv_coord="session", noise=prec)
+        ds = rt.data.Dataset(asm.values, obs_descriptors={"stimulus_id": asm["stimulus_id"].values,
+                                                          "session": asm["session"].values})
+        ref = rt.rdm.calc_rdm(ds, method="crossnobis", descriptor="stimulus_id", cv_descriptor="session",
+                              noise=prec)
+        ref_ids = list(ref.pattern_descriptors["stimulus_id"])
+        mine = ours.sel(stimulus_id=ref_ids, stimulus_id_2=ref_ids).values
+        np.testing.assert_allclose(mine, ref.get_matrices()[0], atol=1e-10, rtol=0)
+    # the old estimator (mean of the other partitions' means) differs on such data
+    means = np.stack([np.stack([values[(np.array(part) == f) & (np.array(sid) == s)].mean(0) for s in ids])
+                      for f in range(3)])
+    unweighted = rdm(means, "crossnobis").values
+    assert np.abs(unweighted - rdm(asm, "crossnobis", cv_coord="session").sel(
+        stimulus_id=ids, stimulus_id_2=ids).values).max() > 1e-3
+
+
+@pytest.mark.parametrize("method", ["spearman", "pearson", "cosine", "tau_a", "corr_cov"])
+def test_compare_rdms_refuses_two_conditions(method):
+    two = np.array([[0.0, 1.0], [1.0, 0.0]])
+    with pytest.raises(ValueError, match="at least 3 conditions"):
+        compare_rdms(two, 2 * two, method)
+
+
+def test_compare_rdms_constant_rdm_raises_or_is_nan_on_request():
+    rng = np.random.default_rng(0)
+    flat = np.ones(10)                          # 5 conditions, all dissimilarities equal
+    other = rng.random(10)
+    for method in ("spearman", "pearson", "tau_a"):
+        with pytest.raises(ValueError, match="no variation.*nan_policy='omit'"):
+            compare_rdms(flat, other, method)
+        with pytest.warns(RuntimeWarning, match="Returning NaN"):
+            assert np.isnan(compare_rdms(flat, other, method, nan_policy="omit"))
+    assert compare_rdms(flat, other, "cosine") > 0   # cosine is defined for a constant, non-zero RDM
+    with pytest.raises(ValueError, match="all zero"):
+        compare_rdms(np.zeros(10), other, "cosine")
+    # stacks: only the degenerate RDM's pairs are NaN
+    stack = np.stack([flat, other, rng.random(10)])
+    with pytest.warns(RuntimeWarning):
+        out = compare_rdms(stack, stack, "spearman", nan_policy="omit")
+    assert np.isnan(out[0]).all() and np.isnan(out[:, 0]).all() and np.isfinite(out[1:, 1:]).all()
+
+
+@pytest.mark.parametrize("method", ["spearman", "pearson", "cosine"])
+def test_stack_comparison_equals_rsatoolbox_pair_by_pair(method):
+    """All pairs of two stacks at once equal rsatoolbox's compare on the same stacks (with ties)."""
+    rng = np.random.default_rng(3)
+    a = np.round(rng.random((5, 45)), 1)          # ties
+    b = rng.random((4, 45))
+    ours = compare_rdms(a, b, method)
+    ref = rt.rdm.compare(rt.rdm.RDMs(a), rt.rdm.RDMs(b), method=OURS_TO_RT[method])
+    np.testing.assert_allclose(ours, ref, atol=1e-12)
