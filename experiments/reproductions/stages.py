@@ -24,7 +24,8 @@ from ..runner import Headline, Run, Section  # noqa: E402
 
 __all__ = [
     "stimuli_stage", "recordings_stage", "train_stage", "load_trained", "activations_stage",
-    "load_activations", "source_label", "savefig", "load_recording", "by_region", "ceilings", "textures_only",
+    "load_activations", "source_label", "stimulus_label", "savefig", "load_recording", "by_region", "ceilings",
+    "textures_only", "load_real_dataset", "texture_sources",
 ]
 
 
@@ -38,24 +39,108 @@ def savefig(fig, path: Path) -> str:
     return str(path)
 
 
+# ----------------------------------------------------------------------- real datasets
+#: Dataset name (a reproduction config's ``recordings.dataset``) → name of its loader in
+#: :mod:`analysis.datasets` (each returns ``(assembly, StimulusSet)`` from Brain-Score files).
+REAL_LOADERS = {"FreemanZiemba2013": "load_freemanziemba2013", "MajajHong2015": "load_majajhong2015"}
+
+
+def load_real_dataset(name: str | None, log=print, **kwargs):
+    """``(recording, stimulus set)`` of dataset ``name`` when its files are present, else ``None``.
+
+    ``name`` is a key of :data:`REAL_LOADERS`; the files are looked up where the
+    dataset's manifest says (``$NEUROMODELS_DATA/<name>/``, see ``docs/datasets.md``).
+    A missing dataset is logged (with the loader's message naming the file) and gives
+    ``None``, so the caller falls back to simulated recordings; a present but broken
+    one raises.
+    """
+    if not name:
+        return None
+    if name not in REAL_LOADERS:
+        raise ValueError(f"unknown dataset {name!r} in the config; real recordings come from "
+                         f"{sorted(REAL_LOADERS)} (or leave the key empty for simulated recordings)")
+    from analysis import datasets
+
+    try:
+        recording, stimuli = getattr(datasets, REAL_LOADERS[name])(**kwargs)
+    except datasets.DatasetError as err:
+        log(f"{name} not available locally ({str(err).splitlines()[0]}); using simulated recordings")
+        return None
+    recording.attrs["source"] = name
+    stimuli.attrs["source"] = name
+    log(f"{name} found locally: its recordings and its {len(stimuli)} stimuli drive every stage")
+    return recording, stimuli
+
+
+def texture_sources(spec, size: int):
+    """The ``sources`` of :func:`analysis.texture_stimuli.texture_stimulus_set` for a config's
+    ``stimuli.sources``: ``'bundled'`` (or empty), ``'DTD'`` (the fetched Describable Textures
+    Dataset, first image of each category) or a folder (one image per family, or one
+    sub-folder of images per family). Returns ``(sources, label)``."""
+    if sources_is_bundled(spec):
+        return None, "bundled textures"
+    from analysis.datasets import load, load_texture_folder
+
+    if str(spec) == "DTD":
+        return load("DTD", size=max(2 * size, 64), max_per_class=1), "DTD"
+    folder = Path(str(spec)).expanduser()
+    if folder.is_dir() and any(p.is_dir() for p in folder.iterdir()):
+        return load_texture_folder(folder, size=max(2 * size, 64), max_per_class=1), f"textures from {folder}"
+    return folder, f"textures from {folder}"
+
+
+def sources_is_bundled(spec) -> bool:
+    return spec in (None, "", "bundled")
+
+
 # --------------------------------------------------------------------------- stimuli
+def _dataset_name(run: Run, cfg: dict) -> str | None:
+    """The dataset named by the config (``stimuli.dataset`` or ``recordings.dataset``)."""
+    return cfg.get("dataset") or (run.config.get("recordings") or {}).get("dataset")
+
+
 def stimuli_stage(run: Run, cfg: dict) -> dict:
-    """Build the FreemanZiemba2013-layout texture stimulus set and save it."""
+    """The stimuli: the named dataset's own stimulus set when its files are present (its
+    recordings are saved alongside, for :func:`recordings_stage`), else a
+    FreemanZiemba2013-layout texture set built from ``cfg['sources']``."""
+    real = load_real_dataset(_dataset_name(run, cfg), run.log)
+    if real is not None:
+        recording, stim = real
+        assemblies.save(recording, run.path("real_recordings.nc"))
+        save_stimulus_set(stim, run.path("stimuli"))
+        fig = _plot_examples(stim)
+        source = stim.attrs["source"]
+        groups = stim.table["texture_family"].nunique() if "texture_family" in stim.table else None
+        return {
+            "source": source, "image_size": int(cfg["size"]),
+            "metrics": [{"metric": "n_stimuli", "value": len(stim), "source": source}],
+            "sections": [Section(
+                "Stimuli",
+                f"The {len(stim)} stimuli of {source} ({stim.visual_degrees}°"
+                + (f", {groups} texture families" if groups else "") + "), the images its recordings were "
+                f"made with. Each is shown to the models as Brain-Score shows it: placed on a gray screen "
+                f"spanning the model's field of view (a {stim.visual_degrees}° image on an 8° model fills "
+                f"the central half), resampled to {int(cfg['size'])} px.",
+                [savefig(fig, run.figure_path("stimuli"))])],
+        }
     from analysis.texture_stimuli import texture_stimulus_set
 
+    sources, label = texture_sources(cfg.get("sources"), cfg["size"])
     stim = texture_stimulus_set(
-        samples_per_family=cfg["samples_per_family"], size=cfg["size"], n_iter=cfg.get("n_iter", 0),
+        sources, samples_per_family=cfg["samples_per_family"], size=cfg["size"], n_iter=cfg.get("n_iter", 0),
         seed=run.config.get("seed", 0), progress=True,
     )
+    stim.attrs["source"] = label
     save_stimulus_set(stim, run.path("stimuli"))
     fig = _plot_examples(stim)
     fam = stim.table["texture_family"].unique()
     method = stim.attrs.get("texture_method", "synthesized" if cfg.get("n_iter", 0) else "source crops")
     return {
+        "source": label, "image_size": None,
         "metrics": [{"metric": "n_stimuli", "value": len(stim)}, {"metric": "n_families", "value": len(fam)}],
         "sections": [Section(
             "Stimuli",
-            f"{len(fam)} texture families × {{texture, spectrally matched noise}} × "
+            f"{len(fam)} texture families ({label}) × {{texture, spectrally matched noise}} × "
             f"{cfg['samples_per_family']} samples at {cfg['size']} px ({stim.visual_degrees}°), laid out "
             f"like FreemanZiemba2013. 'Texture' images: {method}; noise images are phase-randomized "
             f"copies with the same amplitude spectrum.",
@@ -64,26 +149,38 @@ def stimuli_stage(run: Run, cfg: dict) -> dict:
 
 
 def _plot_examples(stim, n_samples: int = 3):
-    import seaborn as sns
+    """Example stimuli: per texture family, textures then noise (or the first images of a set
+    without that layout)."""
+    from analysis.plot.style import figure_style
 
-    sns.set_theme(style="white")
     table = stim.table
-    families = list(table["texture_family"].unique())
-    imgs = stim.load_images()
-    fig, axes = plt.subplots(len(families), 2 * n_samples, figsize=(1.4 * 2 * n_samples, 1.5 * len(families)),
-                             squeeze=False)
-    for i, fam in enumerate(families):
-        for j, kind in enumerate(("texture", "noise")):
-            rows = np.flatnonzero((table["texture_family"] == fam) & (table["texture_type"] == kind))
-            for k, r in enumerate(rows[:n_samples]):
-                ax = axes[i, j * n_samples + k]
-                ax.imshow(imgs[r, 0], cmap="gray", vmin=0, vmax=1)
-                ax.set_xticks([]), ax.set_yticks([])
-                if i == 0:
-                    ax.set_title(f"{kind} {k + 1}", fontsize=8)
-        axes[i, 0].set_ylabel(fam, fontsize=8)
-    fig.suptitle("Example stimuli: naturalistic textures (left) and spectrally matched noise (right)", fontsize=9)
-    fig.tight_layout()
+    if {"texture_family", "texture_type"} <= set(table.columns):
+        families = list(pd.unique(table["texture_family"]))[:8]
+        grid = [[np.flatnonzero((table["texture_family"] == fam) & (table["texture_type"] == kind))[:n_samples]
+                 for kind in ("texture", "noise")] for fam in families]
+        labels = [str(f) for f in families]
+    else:
+        families, labels = [None], [stim.name]
+        grid = [[np.arange(min(len(table), 2 * n_samples))[:n_samples],
+                 np.arange(min(len(table), 2 * n_samples))[n_samples:]]]
+    with figure_style("white"):
+        fig, axes = plt.subplots(len(grid), 2 * n_samples, figsize=(1.4 * 2 * n_samples, 1.5 * len(grid)),
+                                 squeeze=False)
+        for i, row in enumerate(grid):
+            for j, (kind, rows) in enumerate(zip(("texture", "noise"), row)):
+                for k in range(n_samples):
+                    ax = axes[i, j * n_samples + k]
+                    ax.set_xticks([]), ax.set_yticks([])
+                    if k >= len(rows):
+                        ax.axis("off")
+                        continue
+                    img = stim.image(int(rows[k]))
+                    ax.imshow(img[0] if img.shape[0] == 1 else np.moveaxis(img, 0, -1), cmap="gray", vmin=0, vmax=1)
+                    if i == 0 and families[0] is not None:
+                        ax.set_title(f"{kind} {k + 1}", fontsize=8)
+            axes[i, 0].set_ylabel(labels[i], fontsize=8)
+        fig.suptitle(f"Example stimuli ({stim.attrs.get('source', stim.name)})", fontsize=9)
+        fig.tight_layout()
     return fig
 
 
@@ -91,15 +188,21 @@ def load_stimuli(run: Run):
     return load_stimulus_set(run.path("stimuli"))
 
 
+def stimulus_label(run: Run) -> str:
+    """What the stimuli are: the dataset's name, or the texture sources of a built set."""
+    return run.records["stimuli"].get("source") or "bundled textures"
+
+
 # ------------------------------------------------------------------------ recordings
 def recordings_stage(run: Run, cfg: dict) -> dict:
-    """Real FreemanZiemba2013 V1/V2 responses when available locally, otherwise simulated ones."""
+    """The real recordings of the dataset whose stimuli the ``stimuli`` stage loaded; simulated
+    responses to the built stimuli when no real dataset is present."""
     stim = load_stimuli(run)
-    recording, source = None, None
-    if cfg.get("dataset"):
-        recording = _try_real_recordings(cfg["dataset"], stim, run.log)
-        source = cfg["dataset"] if recording is not None else None
-    if recording is None:
+    real = run.path("real_recordings.nc")
+    if real.exists():
+        recording = assemblies.load(real)
+        source = recording.attrs["source"]
+    else:
         from analysis.simulate import simulate_recordings
 
         recording = simulate_recordings(
@@ -119,7 +222,7 @@ def recordings_stage(run: Run, cfg: dict) -> dict:
     table = "| region | units | internal consistency (Spearman–Brown) |\n|---|---|---|\n" + "\n".join(rows)
     what = ("simulated recordings from `analysis.simulate` (V1-like LN units and V2-like LN-LN units "
             "with Poisson-like trial noise; a known ground truth, **not macaque data**)"
-            if source == "simulated" else f"{source} recordings")
+            if source == "simulated" else f"{source} recordings (macaque, Brain-Score's files)")
     return {
         "source": source,
         "metrics": metrics,
@@ -128,24 +231,6 @@ def recordings_stage(run: Run, cfg: dict) -> dict:
             f"Neural data: {what}, {recording.sizes['presentation']} presentations. The ceilings below "
             f"bound every predictivity score that follows.", table=table)],
     }
-
-
-def _try_real_recordings(name: str, stim, log):
-    """Load a real dataset through its manifest if its files are present; None otherwise."""
-    try:
-        from analysis import datasets
-    except ImportError:
-        return None
-    loader = getattr(datasets, "load_freeman_ziemba2013", None)
-    if loader is None:
-        return None
-    try:
-        recording, real_stimuli = loader()
-    except (FileNotFoundError, OSError, ValueError) as err:
-        log(f"{name} not available locally ({str(err).splitlines()[0]}); using simulated recordings")
-        return None
-    log(f"{name} found locally; scoring real recordings")
-    return recording
 
 
 def source_label(run: Run) -> str:
@@ -240,12 +325,14 @@ def _training_flops(result) -> float:
 def _plot_losses(hist: pd.DataFrame, name: str):
     import seaborn as sns
 
-    sns.set_theme(style="whitegrid")
-    fig, ax = plt.subplots(figsize=(5, 3))
-    x = "step" if "step" in hist else hist.index
-    sns.lineplot(data=hist, x=x, y="loss", hue="stage", ax=ax, linewidth=1)
-    ax.set(xlabel="optimizer step", ylabel="local loss", title=f"Training loss: {name}")
-    fig.tight_layout()
+    from analysis.plot.style import figure_style
+
+    with figure_style("whitegrid"):
+        fig, ax = plt.subplots(figsize=(5, 3))
+        x = "step" if "step" in hist else hist.index
+        sns.lineplot(data=hist, x=x, y="loss", hue="stage", ax=ax, linewidth=1)
+        ax.set(xlabel="optimizer step", ylabel="local loss", title=f"Training loss: {name}")
+        fig.tight_layout()
     return fig
 
 
@@ -256,19 +343,29 @@ def load_trained(checkpoint: str):
 
 
 # ------------------------------------------------------------------------ activations
-def activations_stage(run: Run, models: dict, cfg: dict, device, stimuli=None) -> dict:
-    """Extract activations of ``models`` = {name: (model, layers)} on the stimuli; save them."""
+def activations_stage(run: Run, models: dict, cfg: dict, device, stimuli=None,
+                      folder: str = "activations") -> dict:
+    """Extract activations of ``models`` = {name: (model, layers)} on the stimuli; save them.
+
+    The stimuli are the run's (a real dataset's own when present); each is placed on the
+    screen as Brain-Score places it (:func:`analysis.activations.place_on_screen`) and
+    resampled to ``cfg['image_size']`` (default: the size the ``stimuli`` stage recorded
+    for a real set, else the model's or the stimuli's own)."""
     from analysis.activations import extract
 
     stim = stimuli or load_stimuli(run)
+    recorded_size = run.records.get("stimuli", {}).get("image_size")
     index = {}
     for name, (model, layers) in models.items():
         model = model.to(device).eval()
+        # Brain-Score's placement: stimulus degrees vs the model's, on a gray (128) screen
         acts = extract(model, stim, layers, batch_size=cfg.get("batch_size", 32), device=device,
-                       max_features=cfg.get("max_features"), seed=run.config.get("seed", 0))
+                       max_features=cfg.get("max_features"), seed=run.config.get("seed", 0),
+                       image_size=cfg.get("image_size") or getattr(model, "image_size", None) or recorded_size,
+                       background=128 / 255, num_workers=cfg.get("num_workers", 0))
         index[name] = {}
         for layer, asm in acts.items():
-            path = run.path("activations", name, f"{layer}.nc")
+            path = run.path(folder, name, f"{layer}.nc")
             assemblies.save(asm, path)
             index[name][layer] = str(path)
     return {"activations": index}
