@@ -59,11 +59,17 @@ def load_brainscore_assembly(path: str | os.PathLike, time_window: tuple[float, 
     path = Path(path)
     if not path.is_file():
         raise DatasetError(f"no Brain-Score assembly file at {path}")
-    with xr.open_dataset(path) as ds:
-        names = list(ds.data_vars)
-        if len(names) != 1:
-            raise DatasetError(f"{path} holds {len(names)} data variables {names}; expected one")
-        da = ds[names[0]].load()
+    try:
+        with xr.open_dataset(path) as ds:
+            names = list(ds.data_vars)
+            if len(names) != 1:
+                raise DatasetError(f"{path} holds {len(names)} data variables {names}; expected one")
+            da = ds[names[0]].load()
+    except DatasetError:
+        raise
+    except (OSError, ValueError, RuntimeError) as err:  # truncated, not netCDF
+        raise DatasetError(f"{path} is not a readable netCDF assembly ({err}); it may be truncated: "
+                           f"delete it and fetch or copy it again") from err
     for dim in (PRESENTATION, NEUROID):
         if dim not in da.dims:
             raise DatasetError(f"{path}: expected dims presentation × neuroid; got {da.dims}")
@@ -123,6 +129,9 @@ def load_brainscore_stimulus_set(csv_path: str | os.PathLike, zip_path: str | os
     out = Path(extract_to) if extract_to else zip_path.with_suffix("")
     done = out / ".extracted"
     if not done.exists():
+        if not zipfile.is_zipfile(zip_path):
+            raise DatasetError(f"{zip_path} is not a readable zip file; it may be truncated: delete it "
+                               f"and fetch or copy it again")
         with zipfile.ZipFile(zip_path) as zf:
             members = {Path(m).name: m for m in zf.namelist() if not m.endswith("/")}
             out.mkdir(parents=True, exist_ok=True)

@@ -239,6 +239,20 @@ def test_model_vs_human_images_and_trials_through_the_manifest(env, tmp_path):
         datasets.load("model-vs-human", images="sketch")
 
 
+def test_truncated_brainscore_files_are_dataset_errors_naming_them(tmp_path):
+    """The reproductions fall back to simulated data on DatasetError; a cut download must be one."""
+    _brainio_files(tmp_path, n_bins=10)
+    nc = tmp_path / "assy_movshon_FreemanZiemba2013_public.nc"
+    nc.write_bytes(nc.read_bytes()[:200])
+    with pytest.raises(DatasetError, match=f"{nc} is not a readable netCDF assembly"):
+        datasets.load_freemanziemba2013(folder=tmp_path)
+    _brainio_files(tmp_path, n_bins=10)
+    zp = tmp_path / "image_movshon_FreemanZiemba2013-public.zip"
+    zp.write_bytes(zp.read_bytes()[:30])
+    with pytest.raises(DatasetError, match=f"{zp} is not a readable zip file"):
+        datasets.load_freemanziemba2013(folder=tmp_path, time_window=(0, 10))
+
+
 def test_missing_freemanziemba_is_an_oserror_naming_the_file(tmp_path):
     """Callers that fall back to simulated data catch OSError (DatasetError is one)."""
     with pytest.raises(OSError, match="assy_movshon_FreemanZiemba2013_public.nc"):
