@@ -13,7 +13,7 @@ imported on first use so that ``import analysis`` stays light):
 - ``predictivity``: neural_predictivity, internal_consistency, ceiled_score, score_layers,
   BatchedPLS, BatchedRidge
 - ``rsa``: rdm, compare_rdms, noise_ceiling, bootstrap
-- ``cka``: cka
+- ``cka``: cka (reach it as ``analysis.cka.cka``: the module's name is the function's)
 - ``capacity``: manifold_capacity, simulated_capacity, manifold_geometry_by_layer,
   manifold_geometry_by_region
 - ``alignment``: manifold_alignment
@@ -41,7 +41,6 @@ _API = {
     "predictivity": ["neural_predictivity", "internal_consistency", "ceiled_score", "score_layers", "BatchedPLS",
                      "BatchedRidge"],
     "rsa": ["rdm", "compare_rdms", "noise_ceiling", "bootstrap"],
-    "cka": ["cka"],
     "capacity": ["manifold_capacity", "simulated_capacity", "manifold_geometry_by_layer",
                  "manifold_geometry_by_region"],
     "alignment": ["manifold_alignment"],
