@@ -370,3 +370,96 @@ def test_errors_are_clear():
         internal_consistency(single)
     with pytest.raises(ValueError, match="n_inner_splits"):
         score_layers({"x": source}, target, n_inner_splits=0)
+
+
+@pytest.mark.parametrize("n, p, q, k", [(30, 200, 3, 5), (40, 300, 60, 10), (80, 40, 1, 10)])
+def test_batched_pls_equals_sklearn_pls(n, p, q, k):
+    """Kernel PLS = scikit-learn's NIPALS PLSRegression(scale=False): predictions and iteration counts
+    (q < n and q >= n take different iteration spaces)."""
+    from analysis.predictivity import BatchedPLS
+
+    rng = np.random.default_rng(n + q)
+    X = rng.normal(size=(n, p))
+    Y = X[:, :5] @ rng.normal(size=(5, q)) + rng.normal(size=(n, q))
+    Xt = rng.normal(size=(7, p))
+    ref = PLSRegression(n_components=k, scale=False).fit(X, Y)
+    ours = BatchedPLS(n_components=k).fit(X, Y)
+    np.testing.assert_allclose(ours.predict(Xt).reshape(7, -1), ref.predict(Xt).reshape(7, -1), atol=1e-9)
+    np.testing.assert_array_equal(ours.n_iter_, ref.n_iter_)
+    assert ours.coef_.shape == (q, p)
+
+
+def test_any_sklearn_regressor_and_the_batched_estimators():
+    from sklearn.base import clone
+
+    from analysis.predictivity import BatchedPLS, BatchedRidge
+
+    rng = np.random.default_rng(4)
+    source, target = _recording(rng)
+    ridge_cv = RidgeCV(alphas=np.logspace(-2, 4, 13), alpha_per_target=True)
+    sk = neural_predictivity(source, target, regression=ridge_cv, progress=False)
+    assert "RidgeCV" in sk.regression
+    # the same splits, fitted by hand with scikit-learn
+    avg = average_repetitions(target)
+    avg = avg.isel(presentation=np.argsort(avg["stimulus_id"].values))
+    X = source.sel(presentation=[list(source["stimulus_id"].values).index(s) for s in avg["stimulus_id"].values]).values
+    Y = avg.values
+    per_split = []
+    for train, test in sk.splits:
+        pred = clone(ridge_cv).fit(X[train], Y[train]).predict(X[test])
+        per_split.append(np.median([scipy.stats.pearsonr(Y[test][:, j], pred[:, j])[0] for j in range(Y.shape[1])]))
+    np.testing.assert_allclose(sk.per_split, per_split, atol=1e-6)
+    # the built-in estimators as objects give the string paths' numbers
+    for est, name in ((BatchedPLS(n_components=10), "pls"), (BatchedRidge(alpha_selection="loo"), "ridge")):
+        kw = {"n_components": 10} if name == "pls" else {"alpha_selection": "loo"}
+        a = neural_predictivity(source, target, regression=est, progress=False)
+        b = neural_predictivity(source, target, regression=name, progress=False, **kw)
+        np.testing.assert_allclose(a.per_split, b.per_split, atol=1e-12)
+        assert clone(est).get_params() == est.get_params()
+    with pytest.raises(TypeError, match="fit\\(X, Y\\)"):
+        neural_predictivity(source, target, regression=object(), progress=False)
+
+
+def test_no_silent_nan_in_predictivity():
+    rng = np.random.default_rng(5)
+    source, target = _recording(rng, n_stim=60)
+    few_s = source.isel(presentation=slice(0, 8))
+    few_ids = set(few_s["stimulus_id"].values)
+    few_t = target.isel(presentation=[i for i, s in enumerate(target["stimulus_id"].values) if s in few_ids])
+    with pytest.raises(ValueError, match="at least 3 test stimuli"):
+        neural_predictivity(few_s, few_t, regression="ridge", progress=False)
+    flat = source.copy(data=np.ones(source.shape, dtype=source.dtype))
+    with pytest.raises(ValueError, match="source features are constant"):
+        neural_predictivity(flat, target, regression="ridge", progress=False)
+    dead = target.copy(data=target.values.copy())
+    dead.values[:, 0] = 3.0
+    with pytest.raises(ValueError, match="constant across stimuli.*nan_policy='omit'"):
+        neural_predictivity(source, dead, regression="ridge", progress=False)
+    with pytest.warns(RuntimeWarning, match="nan_policy='omit'"):
+        res = neural_predictivity(source, dead, regression="ridge", nan_policy="omit", progress=False)
+    assert np.isnan(res.per_neuroid.values[:, 0]).all() and np.isfinite(res.score)
+    with pytest.raises(ValueError, match="constant across stimuli"):
+        score_layers({"a": source}, dead, n_splits=3, progress=False)
+
+
+def test_ceiling_conventions():
+    assert float(ceiled_score(0.5, 0.8, convention="r2/c")) == pytest.approx(0.5**2 / 0.8)
+    cs = ceiled_score(0.5, 0.8, convention="(r/c)^2")
+    assert float(cs) == pytest.approx((0.5 / 0.8) ** 2) and cs.attrs["convention"] == "(r/c)^2"
+    assert ceiled_score(0.5, 0.8).attrs["convention"] == "r2/c"
+    with pytest.raises(ValueError, match="convention"):
+        ceiled_score(0.5, 0.8, convention="r/c")
+
+
+def test_layer_scores_ceiled_uses_each_regions_own_ceiling():
+    rng = np.random.default_rng(9)
+    source, target = _recording(rng)
+    target = target.assign_coords(region=("neuroid", ["V1"] * 4 + ["V2"] * 8))
+    res = score_layers({"a": source}, target, regression="ridge", n_splits=3, progress=False)
+    table = res.ceiled(target, convention="(r/c)^2").set_index("region")
+    for reg in ("V1", "V2"):
+        sub = target.isel(neuroid=np.flatnonzero(target["region"].values == reg))
+        c = float(internal_consistency(sub))
+        assert table.loc[reg, "ceiling"] == pytest.approx(c)
+        assert table.loc[reg, "ceiled_score"] == pytest.approx((table.loc[reg, "score"] / c) ** 2)
+        assert table.loc[reg, "convention"] == "(r/c)^2"
