@@ -284,3 +284,68 @@ def test_command_lines(tmp_path, capsys, module, argv, message):
     assert any(__import__("re").search(message, line) for line in err), err
     with pytest.raises(Exception):  # --debug: the traceback of the same error
         _cli(module)([*argv, "--debug"])
+
+
+# --------------------------------------------------------- assemblies (analysis.assemblies)
+def _assembly(values=None, stimulus_ids=("a", "b"), neuroid_ids=("n0", "n1", "n2")):
+    import xarray as xr
+
+    values = np.ones((len(stimulus_ids), len(neuroid_ids))) if values is None else values
+    return xr.DataArray(values, dims=("presentation", "neuroid"),
+                        coords={"stimulus_id": ("presentation", list(stimulus_ids)),
+                                "neuroid_id": ("neuroid", list(neuroid_ids))})
+
+
+ASSEMBLY_PROBES = [
+    # (id, maker(tmp_path) -> assembly or path, exception, message regex)
+    ("no presentations", lambda t: _assembly(np.ones((0, 3)), stimulus_ids=()), ValueError, r"has no presentations"),
+    ("boolean values", lambda t: _assembly(np.ones((2, 3), bool)), ValueError, r"values are boolean"),
+    ("None stimulus id", lambda t: _assembly(stimulus_ids=("a", None)), ValueError, r"stimulus_id"),
+    ("duplicated neuroid", lambda t: _assembly(neuroid_ids=("n0", "n0", "n1")), ValueError, r"neuroid_id must be unique"),
+    ("NaN values", lambda t: _assembly(np.full((2, 3), np.nan)), ValueError, r"6 non-finite value\(s\) \(6 NaN"),
+    ("wrong dims", lambda t: _assembly().rename(neuroid="unit"), ValueError, r"dims must be"),
+    ("truncated .nc", lambda t: _truncated_nc(t), OSError, r"cut\.nc is not a readable assembly file"),
+    ("missing .nc", lambda t: t / "absent.nc", FileNotFoundError, r"absent\.nc"),
+]
+
+
+def _truncated_nc(tmp_path):
+    from analysis.assemblies import save
+
+    path = tmp_path / "whole.nc"
+    save(_assembly(), path)
+    cut = tmp_path / "cut.nc"
+    cut.write_bytes(path.read_bytes()[:200])
+    return cut
+
+
+@pytest.mark.parametrize("make,exc,message", [p[1:] for p in ASSEMBLY_PROBES], ids=[p[0] for p in ASSEMBLY_PROBES])
+def test_assemblies(tmp_path, make, exc, message):
+    from analysis.assemblies import load, validate
+
+    item = make(tmp_path)
+    with pytest.raises(exc, match=message):
+        load(item) if isinstance(item, Path) else validate(item)
+
+
+# ----------------------------------------------------------- manifests (analysis.datasets)
+_MANIFEST = "name: Probe\nsource: {{kind: local}}\nfiles:\n  - name: {name}\n"
+
+MANIFEST_PROBES = [
+    # (id, manifest text, message regex)
+    ("parent folder", _MANIFEST.format(name="../x"), r"'\.\./x' would leave the dataset folder"),
+    ("absolute path", _MANIFEST.format(name="/etc/passwd"), r"'/etc/passwd' would leave the dataset folder"),
+    ("yaml syntax", "name: [Probe\n", r"probe\.yaml is not valid YAML"),
+    ("not a mapping", "- a\n- b\n", r"must be a YAML mapping"),
+    ("unknown source kind", "name: P\nsource: {kind: ftp}\nfiles: []\n", r"source\.kind must be one of"),
+]
+
+
+@pytest.mark.parametrize("text,message", [p[1:] for p in MANIFEST_PROBES], ids=[p[0] for p in MANIFEST_PROBES])
+def test_manifests(tmp_path, text, message):
+    from analysis.datasets.manifest import DatasetError, read_manifest
+
+    path = tmp_path / "probe.yaml"
+    path.write_text(text)
+    with pytest.raises(DatasetError, match=message):
+        read_manifest(path)
