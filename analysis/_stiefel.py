@@ -54,13 +54,30 @@ def _qf(A: torch.Tensor) -> torch.Tensor:
     return Q * d[..., None, :]
 
 
-def _cost(V: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
-    """Cost (1) for a batch of V (R, n, K); returns (R,)."""
-    C = X @ X.T
-    c = X @ V  # (R, P, K)
-    c0 = torch.diagonal(C)[None, :] - (c**2).sum(-1)  # (R, P)
-    resid = C[None] - c @ c.transpose(1, 2)
-    return 0.5 * (resid**2 / (c0[:, :, None] * c0[:, None, :])).sum(dim=(1, 2))
+class _Problem:
+    """The fixed parts of cost (1): X (P, n), C = XXᵀ, C∘C and diag C, computed once."""
+
+    def __init__(self, X: torch.Tensor):
+        self.X = X
+        self.C = X @ X.T
+        self.C2 = self.C**2
+        self.dC = torch.diagonal(self.C)
+
+
+def _cost(V: torch.Tensor, prob: _Problem) -> torch.Tensor:
+    """Cost (1) for a batch of V (R, n, K); returns (R,).
+
+    With c = XV, w_μ = 1/c0_μ and Y = diag(w) c, the P × P residual is never formed:
+    2f = wᵀ(C∘C)w − 2 tr(YᵀCY) + ‖cᵀ diag(w) c‖_F²  (R·P²·K operations, no R×P×P tensor).
+    """
+    c = prob.X @ V  # (R, P, K)
+    c0 = prob.dC[None, :] - (c**2).sum(-1)  # (R, P)
+    w = 1.0 / c0
+    Y = w[:, :, None] * c
+    t1 = ((w @ prob.C2) * w).sum(-1)
+    t2 = ((prob.C @ Y) * Y).sum(dim=(1, 2))
+    t3 = ((c.transpose(1, 2) @ Y) ** 2).sum(dim=(1, 2))
+    return 0.5 * (t1 - 2 * t2 + t3)
 
 
 def _value_and_rgrad(V, X):
@@ -84,6 +101,7 @@ def _inner(A, B):
 
 def stiefel_cg(X, V0, max_iter=100, gtol=1e-6, ftol=1e-6):
     """Minimize (1) from a batch of starting points V0 (R, n, K); returns (V, f)."""
+    X = X if isinstance(X, _Problem) else _Problem(X)
     V = V0.clone()
     f, rg = _value_and_rgrad(V, X)
     d = -rg
@@ -186,6 +204,7 @@ def center_subspace(
     max_k = int(np.argmax(below)) + max_k_offset
     max_k = max(1, min(max_k, n - 1))  # search up to the rank available, keep ≥ 1 residual dimension
     gen = torch.Generator(device="cpu").manual_seed(int(seed))
+    prob = _Problem(X)
     V1 = None
     sols, res = [], []
     for k in range(1, max_k + 1):
@@ -195,7 +214,7 @@ def center_subspace(
         else:
             V0 = torch.cat([g, V1[None].expand(n_restarts, n, k - 1)], dim=2)
         V0 = _qf(V0)
-        Vk, _ = stiefel_cg(X, V0, max_iter=max_iter)
+        Vk, _ = stiefel_cg(prob, V0, max_iter=max_iter)
         X0 = X[None] - (X[None] @ Vk) @ Vk.transpose(1, 2)
         stability = (X0.norm(dim=2) / X.norm(dim=1)[None]).amin(dim=1)
         V1 = Vk[int(torch.argmax(stability))]

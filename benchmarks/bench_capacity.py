@@ -1,79 +1,89 @@
-"""Benchmark: batched anchor-point solver vs a faithful per-sample general QP solve.
+"""Benchmark: ``analysis.capacity.manifold_capacity`` vs the reference ``mftma`` itself, side by side.
 
-Both sides run the same mean-field pipeline (analysis.capacity) on the same
-prepared manifolds and the same Gaussian samples t; they differ only in how the
-anchor point of each t is found:
+Both run on the same data (Gaussian clouds around correlated centers, written to
+one temporary ``.npz``), with center removal, κ = 0:
 
-- **ours**: every t of every manifold at once, dual NNQP by an exact batched
-  active set on compact supports, with FISTA + active-set polish for any column it
-  leaves open (``analysis._nnqp``), in torch; timed as the median of ``--repeats``
-  runs after an untimed warm-up call on two manifolds;
-- **baseline**: the reference implementation's structure — a loop over t, skipping
-  interior samples, each QP ``min ½‖v − t‖²  s.t. Sᵀv ≤ −κ`` solved by a general
-  QP solver (``scipy.optimize.minimize(method="SLSQP")`` with exact Jacobians; the
-  reference uses cvxopt, which is not installed here).
+- **mftma** (``manifold_analysis_corr``, github.com/schung039/neural_manifolds_replicaMFT)
+  runs in its own virtual environment (numpy < 2, cvxopt, pymanopt 0.2.x, autograd)
+  through :mod:`benchmarks.mftma_runner`, once per seed; its call time and the
+  whole process time (interpreter start and imports included) are measured;
+- **ours**: the analysis call in a fresh process of this environment (call time and
+  whole-process time, peak resident memory from ``getrusage``).
 
-The baseline gets an untimed warm-up SLSQP call and is timed on a subset of
-manifolds (all their t) when the full size would take too long on a busy
-machine, and its time is extrapolated linearly in the number of manifolds (said so
-in the table). α of the timed manifolds must agree to 1e-4.
+Values: our α, R_M, D_M against mftma's mean ± standard deviation over its seeds
+(its own seed spread: Gaussian samples and center-subspace restarts), and — on
+*injected anchors* (our prepared manifolds and Gaussian samples handed to mftma's
+``each_manifold_analysis_D1``, its cvxopt QP and estimators) — the largest
+difference per manifold, which must be at solver precision.
 
-Run ``python -m benchmarks.bench_capacity [--P 100 --M 100 --N 2000 --n_t 200
---baseline_manifolds 4]``; the table is printed and written to
-``benchmarks/results/capacity.md``.
+Set ``MFTMA_PYTHON`` (interpreter of the mftma environment, default
+``/work/mftma/venv/bin/python``) and ``MFTMA_PATH`` (the exported repository,
+default ``/work/mftma``); ``--skip-mftma`` times ours alone (e.g. P = 1000, where
+mftma takes many minutes).
+
+Run ``python -m benchmarks.bench_capacity [--P 100 --M 100 --N 2000 --n_t 200 --seeds 3]``;
+the table is printed and written to ``benchmarks/results/capacity.md``.
 """
 from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import os
 import platform
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-import torch
-from scipy import optimize
 
-from analysis.capacity import _anchor_points, _geometry, _prepare, _sample_t
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
 
-
-def _slsqp_anchor(S, t, kappa):
-    cons = {"type": "ineq", "fun": lambda v: -(S.T @ v) - kappa, "jac": lambda v: -S.T}
-    v0 = t.copy()
-    v0[0] -= np.max(t @ S) + kappa + 1.0
-    r = optimize.minimize(lambda v: 0.5 * np.sum((v - t) ** 2), v0, jac=lambda v: v - t,
-                          constraints=[cons], method="SLSQP", options={"ftol": 1e-13, "maxiter": 1000})
-    return r.x
-
-
-def baseline_anchors(S_list, t, kappa):
-    """Per-t loop with a general QP solver (the reference's structure)."""
-    out = torch.zeros_like(t)
-    for i, Sx in enumerate(S_list):
-        S = Sx.cpu().numpy()
-        d1 = S.shape[0]
-        for j in range(t.shape[2]):
-            tj = t[i, :d1, j].cpu().numpy()
-            proj = tj @ S
-            k = int(np.argmax(proj))
-            if proj[k] + kappa < 0:
-                s = S[:, k]
-            else:
-                v = _slsqp_anchor(S, tj, kappa)
-                w = tj - v
-                s = S[:, k] if np.linalg.norm(w) < 1e-8 else w / w[0]
-            out[i, :d1, j] = torch.as_tensor(s)
-    return out
+_OURS = r"""
+import json, resource, sys, time
+t0 = time.perf_counter()
+import numpy as np, torch
+from analysis.capacity import manifold_capacity
+t_imp = time.perf_counter() - t0
+d = np.load(sys.argv[1]); X = [d[f"m{i}"] for i in range(int(sys.argv[2]))]
+t1 = time.perf_counter()
+r = manifold_capacity(X, kappa=float(sys.argv[3]), n_t=int(sys.argv[4]), seed=int(sys.argv[5]),
+                      device=sys.argv[6])
+if sys.argv[6] != "cpu":
+    torch.cuda.synchronize()
+t_call = time.perf_counter() - t1
+print(json.dumps({"import_s": t_imp, "call_s": t_call, "capacity": r.capacity, "radius": r.radius,
+                  "dimension": r.dimension, "K": r.K, "rho_c": r.center_correlation,
+                  "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}))
+"""
 
 
 def _write_atomic(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
     with os.fdopen(fd, "w") as fh:
         fh.write(text)
     os.replace(tmp, path)
+
+
+def make_data(P: int, M: int, N: int, seed: int = 0) -> list[np.ndarray]:
+    """Simulated manifolds: Gaussian clouds (radius ≈ 0.3·√N per point) around centers with a shared
+    3-dimensional component (correlated centers, as in real layers)."""
+    rng = np.random.default_rng(seed)
+    centers = rng.standard_normal((P, N)) + 0.5 * rng.standard_normal((P, 3)) @ rng.standard_normal((3, N))
+    return [c + 0.3 * rng.standard_normal((M, N)) for c in centers]
+
+
+def _run(cmd, env=None):
+    t0 = time.perf_counter()
+    p = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
+    wall = time.perf_counter() - t0
+    if p.returncode:
+        raise RuntimeError(f"{cmd[:3]} failed ({p.returncode}):\n{p.stderr[-3000:]}")
+    return json.loads(p.stdout.strip().splitlines()[-1]), wall
 
 
 def main(argv=None) -> str:
@@ -83,86 +93,89 @@ def main(argv=None) -> str:
     ap.add_argument("--N", type=int, default=2000)
     ap.add_argument("--n_t", type=int, default=200)
     ap.add_argument("--kappa", type=float, default=0.0)
-    ap.add_argument("--baseline_manifolds", type=int, default=4,
-                    help="manifolds solved by the per-t baseline (time extrapolated to P)")
-    ap.add_argument("--repeats", type=int, default=3, help="timed runs of ours (median reported)")
+    ap.add_argument("--seeds", type=int, default=3, help="mftma runs (seeds 0, 1, ...) for its spread")
+    ap.add_argument("--anchor_manifolds", type=int, default=5, help="manifolds for the injected-anchor check")
     ap.add_argument("--device", default="cpu")
-    ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "capacity.md"))
-    args = ap.parse_args([] if argv is None else argv)
+    ap.add_argument("--skip-mftma", action="store_true")
+    ap.add_argument("--out", default=str(HERE / "results" / "capacity.md"))
+    args = ap.parse_args(argv)
 
-    rng = np.random.default_rng(0)
-    centers = rng.standard_normal((args.P, args.N))
-    X = [torch.as_tensor(c + 0.2 * rng.standard_normal((args.M, args.N)), device=args.device) for c in centers]
-    labels = [str(i) for i in range(args.P)]
+    import torch
 
-    t0 = time.perf_counter()
-    prep = _prepare(X, True, 0, keep_bases=False)
-    t_prep = time.perf_counter() - t0
-    t = _sample_t(prep.S, labels, args.n_t, 0, torch.device(args.device))
+    from analysis._manifolds import anchor_geometry, anchor_points, as_manifolds, gaussian_samples, prepare_manifolds
 
-    dev = torch.device(args.device)
+    mpy = os.environ.get("MFTMA_PYTHON", "/work/mftma/venv/bin/python")
+    menv = dict(os.environ, MFTMA_PATH=os.environ.get("MFTMA_PATH", "/work/mftma"))
+    X = make_data(args.P, args.M, args.N)
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp) / "manifolds.npz"
+        np.savez(data, **{f"m{i}": x for i, x in enumerate(X)})
+        ours, ours_wall = _run([sys.executable, "-c", _OURS, str(data), str(args.P), str(args.kappa),
+                                str(args.n_t), "0", args.device])
+        ref = None
+        if not args.skip_mftma:
+            ref, ref_wall = _run([mpy, str(HERE / "mftma_runner.py"), "full", str(data), str(args.kappa),
+                                  str(args.n_t)] + [str(s) for s in range(args.seeds)], env=menv)
+            # injected anchors: our prepared manifolds and samples through mftma's solver and estimators
+            nA = min(args.anchor_manifolds, args.P)
+            Xs, labels, dev = as_manifolds(X, None, "cpu")
+            prep = prepare_manifolds(Xs, True, 0)
+            S = prep.S[:nA]
+            t = gaussian_samples(S, labels[:nA], args.n_t, 0, dev)
+            s_t, _ = anchor_points(S, args.kappa, t, dev)
+            a, r, d = anchor_geometry([s.shape[0] - 1 for s in S], t, s_t, args.kappa)
+            inj = Path(tmp) / "anchors.npz"
+            np.savez(inj, **{f"S{i}": s.numpy() for i, s in enumerate(S)},
+                     **{f"t{i}": t[i, : s.shape[0]].numpy() for i, s in enumerate(S)})
+            anc, _ = _run([mpy, str(HERE / "mftma_runner.py"), "anchors", str(inj), str(args.kappa)], env=menv)
+            d_anchor = {k: float(np.max(np.abs(np.asarray(anc[k]) - v) / np.abs(v).clip(1e-12)))
+                        for k, v in (("alpha", a), ("radius", r), ("dimension", d))}
 
-    def sync():
-        if dev.type == "cuda":
-            torch.cuda.synchronize()
-
-    # warm-up on two manifolds (library initialization, not timed), then the median of
-    # `--repeats` timed runs of the full anchor step
-    _anchor_points(prep.S[:2], args.kappa, t[:2], dev)
-    sync()
-    times = []
-    for _ in range(args.repeats):
-        t0 = time.perf_counter()
-        s_ours, info = _anchor_points(prep.S, args.kappa, t, dev)
-        sync()
-        times.append(time.perf_counter() - t0)
-    t_ours = float(np.median(times))
-    a_ours, _, _ = _geometry(prep.S, t, s_ours, args.kappa)
-
-    nb = min(args.baseline_manifolds, args.P)
-    S0 = prep.S[0].cpu().numpy()
-    _slsqp_anchor(S0, t[0, : S0.shape[0], 0].cpu().numpy(), args.kappa)  # warm-up, not timed
-    t0 = time.perf_counter()
-    s_base = baseline_anchors(prep.S[:nb], t[:nb], args.kappa)
-    t_base_sub = time.perf_counter() - t0
-    t_base = t_base_sub * args.P / nb
-    a_base, _, _ = _geometry(prep.S[:nb], t[:nb], s_base, args.kappa)
-    max_da = float(np.max(np.abs(a_base - a_ours[:nb])))
-
-    machine = f"{platform.node()} · {platform.processor() or platform.machine()} · torch {torch.__version__} · " \
-              f"threads {torch.get_num_threads()} · device {args.device}"
-    extrap = "" if nb == args.P else f" (timed on {nb} of {args.P} manifolds × all {args.n_t} t, ×{args.P / nb:g})"
+    machine = (f"{platform.node()} · {platform.machine()} · {os.cpu_count()} CPUs, load "
+               f"{os.getloadavg()[0]:.1f} · torch {torch.__version__} · threads {torch.get_num_threads()} · "
+               f"device {args.device}")
     lines = [
-        "## capacity: batched anchor-point solver vs per-t general QP (SLSQP)",
+        "## capacity: manifold_capacity vs mftma (the reference implementation, its own environment)",
         "",
         f"date: {datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds')}  ",
         f"machine: {machine}  ",
-        f"size: P = {args.P} manifolds × M = {args.M} points × N = {args.N}, n_t = {args.n_t}, κ = {args.kappa:g}",
+        f"size: P = {args.P} manifolds × M = {args.M} points × N = {args.N}, n_t = {args.n_t}, "
+        f"κ = {args.kappa:g}, center removal on (simulated Gaussian clouds, correlated centers)",
         "",
-        "| step | time (s) |",
-        "|---|---|",
-        f"| shared preparation (global mean, center subspace K = {prep.K}, spans) | {t_prep:.2f} |",
-        f"| ours: batched active set (+ FISTA fallback), all t and manifolds, median of {args.repeats} | "
-        f"{t_ours:.3f} |",
-        f"| baseline: per-t SLSQP loop{extrap} | {t_base:.2f} |",
-        f"| **speed-up (anchor step)** | **{t_base / t_ours:.1f}×** |",
-        "",
-        f"max |Δα| over the {nb} manifolds solved by both: {max_da:.2e} (tolerance 1e-4); "
-        f"solver: {info['active_set_steps']} active-set steps, {info['iterations']} FISTA iterations, "
-        f"{info['n_fallback']} fallback columns, "
-        f"{info['n_unconverged']} unconverged, max KKT violation {info['max_kkt_violation']:.1e}, "
-        f"{info['n_interior']} interior samples.",
-        "",
+        "| | call (s) | whole process (s) | capacity α | radius R_M | dimension D_M | K |",
+        "|---|---|---|---|---|---|---|",
+        f"| ours | {ours['call_s']:.2f} | {ours_wall:.2f} | {ours['capacity']:.4f} | {ours['radius']:.4f} | "
+        f"{ours['dimension']:.3f} | {ours['K']} |",
     ]
+    if ref:
+        runs = ref["runs"]
+        call = np.array([x["call_s"] for x in runs])
+        stat = {k: (np.mean([x[k] for x in runs]), np.std([x[k] for x in runs], ddof=1) if len(runs) > 1 else 0.0)
+                for k in ("capacity", "radius", "dimension")}
+        per_run_wall = (ref_wall - ref["import_s"]) / len(runs)
+        lines.append(
+            f"| mftma (mean ± sd over {len(runs)} seeds) | {call.mean():.2f} | {per_run_wall + ref['import_s']:.2f} "
+            f"(import {ref['import_s']:.2f}) | {stat['capacity'][0]:.4f} ± {stat['capacity'][1]:.4f} | "
+            f"{stat['radius'][0]:.4f} ± {stat['radius'][1]:.4f} | {stat['dimension'][0]:.3f} ± "
+            f"{stat['dimension'][1]:.3f} | {', '.join(str(x['K']) for x in runs)} |")
+        within = {k: abs(ours[k] - m) / max(s, 1e-12) for k, (m, s) in stat.items()}
+        lines += [
+            f"| **speed-up** | **{call.mean() / ours['call_s']:.1f}×** | "
+            f"**{(per_run_wall + ref['import_s']) / ours_wall:.1f}×** | | | | |",
+            "",
+            "values: |ours − mftma mean| / mftma's seed sd = "
+            + ", ".join(f"{k} {v:.2f}" for k, v in within.items())
+            + f"; injected anchors ({min(args.anchor_manifolds, args.P)} manifolds through mftma's cvxopt QP and "
+            "estimators), max relative difference: "
+            + ", ".join(f"{k} {v:.1e}" for k, v in d_anchor.items()) + ".",
+        ]
+    lines += ["", f"ours: peak resident memory {ours['peak_rss_gb']:.2f} GB (whole process, data included), "
+              f"import {ours['import_s']:.2f} s.", ""]
     text = "\n".join(lines)
     print(text)
-    if max_da > 1e-4:
-        raise SystemExit(f"batched and per-t anchors disagree: max |Δα| = {max_da:.3g} > 1e-4")
     _write_atomic(Path(args.out), text)
     return text
 
 
 if __name__ == "__main__":
-    import sys
-
     main(sys.argv[1:])
