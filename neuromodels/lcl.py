@@ -183,8 +183,17 @@ def load_lcl_v2(checkpoint: str | None = None, **config) -> LCLV2:
 
 
 @register_model(supervision=("self-supervised", "layerwise local invariance + decorrelation losses on deformed views, no labels"), region_layers={"V1": "stages.0", "V2": "stages.1"})
-def lcl_v2(**config) -> LCLV2:
-    """LCL-V2: two learned conv → ReLU → L2-pooling stages (see :class:`LCLV2`)."""
+def lcl_v2(weights=None, **config) -> LCLV2:
+    """LCL-V2: two learned conv → ReLU → L2-pooling stages (see :class:`LCLV2`).
+
+    ``weights``: pretrained weights (:class:`neuromodels.weights.LCLV2Weights` member,
+    its name, or a :class:`neuromodels.weights.Weights` entry); the architecture
+    comes with them and their SHA-256 is checked before loading.
+    """
+    if weights is not None:
+        from .weights import build_with_weights
+
+        return build_with_weights(LCLV2, "lcl_v2", weights, config)
     return LCLV2(**config)
 
 

@@ -48,7 +48,7 @@ __all__ = [
 SCHEDULES = ("layerwise", "end_to_end", "progressive_freezing")
 OPTIMIZERS = ("adam", "adamw", "sgd")
 LR_SCHEDULES = ("constant", "cosine")
-DATA_SOURCES = ("bundled", "bundled_textures", "folder")
+DATA_SOURCES = ("bundled", "bundled_textures", "texture_families", "folder")
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("auto", "fp32", "bf16")
 
@@ -159,11 +159,16 @@ class DataConfig:
     ----------
     source
         ``"bundled"`` (natural images shipped inside scikit-image and plenoptic),
-        ``"bundled_textures"`` (brick, grass, gravel, reptile_skin) or ``"folder"``.
+        ``"bundled_textures"`` (brick, grass, gravel, reptile_skin),
+        ``"texture_families"`` (Portilla–Simoncelli syntheses from homogeneous crops
+        of the bundled natural images, :mod:`neuromodels.texture_families`; the
+        bundled textures are held out for evaluation) or ``"folder"``.
     images
-        Names of bundled images (``None``: all), see ``neuromodels.data.BUNDLED``.
+        Names of bundled images (``None``: all), see ``neuromodels.data.BUNDLED``;
+        for ``texture_families`` the training families (``"camera_0"``, ...).
     folder
-        Image folder for ``source="folder"`` (searched recursively).
+        Image folder for ``source="folder"`` (searched recursively); the synthesis
+        cache for ``texture_families`` (default ``~/.cache/neuromodels/texture_families``).
     image_size
         Resize each image so that its short side has this many pixels (``None``: keep).
     patch_size

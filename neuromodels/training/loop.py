@@ -187,6 +187,13 @@ def build_data(cfg: TrainConfig, rank: int = 0, world_size: int = 1):
             images = data.ImageFolder(d.folder, size=d.image_size)
         except (FileNotFoundError, NotADirectoryError, ValueError) as err:
             raise ConfigError(f"data.folder: {err}") from err
+    elif d.source == "texture_families":
+        from .. import texture_families
+
+        try:
+            images = texture_families.texture_family_images(d.images, size=d.image_size or 64, cache=d.folder)
+        except ValueError as err:
+            raise ConfigError(f"data.images: {err}") from err
     else:
         names = d.images or (data.BUNDLED if d.source == "bundled" else data.BUNDLED_TEXTURES)
         bad = [n for n in names if n not in data.BUNDLED]

@@ -1,0 +1,222 @@
+"""Pretrained weights, torchvision style: an enum of entries, each with its provenance and hash.
+
+``build_model("lcl_v2", weights=LCLV2Weights.CPU)`` (or ``weights="LCLV2Weights.CPU"``,
+or ``weights="CPU"``) builds the architecture the entry was trained with and loads
+its state dict after checking the file's SHA-256. Every entry records what made it:
+the training config, the command, the seed, the file's hash and free-form metadata
+(e.g. the claims-table numbers it reproduces), so a model can be used — and cited —
+without training it.
+
+A weights file has the layout of a trainer checkpoint reduced to the model:
+``{"model": state_dict, "model_name": str, "model_config": dict}``, so anything that
+takes a checkpoint (``load_lcl_v2``, the Brain-Score exporter) takes ``entry.path``.
+:func:`save_weights` writes one from a trained model (atomically) and returns its
+hash; files load with ``torch.load(weights_only=True)`` only.
+
+Shipped files live in ``neuromodels/pretrained/`` (package data). No entry is
+shipped yet: the ``cpu``-preset runs that make them have not been run
+(``docs/models.md``, "Pretrained weights").
+
+Examples
+--------
+>>> import tempfile, pathlib
+>>> import torch
+>>> from neuromodels import build_model
+>>> folder = pathlib.Path(tempfile.mkdtemp())
+>>> model = build_model("lcl_v2", channels=[4, 8])
+>>> digest = save_weights(model, "lcl_v2", {"channels": [4, 8]}, folder / "tiny.pt")
+>>> entry = Weights(file=str(folder / "tiny.pt"), sha256=digest, model="lcl_v2",
+...                 config={"channels": [4, 8]}, train_config="lcl_v2_quick.yaml",
+...                 command="python -m neuromodels.training ...", seed=0)
+>>> loaded = build_model("lcl_v2", weights=entry)
+>>> torch.equal(loaded.stages[0].conv.weight, model.stages[0].conv.weight)
+True
+"""
+from __future__ import annotations
+
+import enum
+import hashlib
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+__all__ = ["Weights", "WeightsEnum", "WeightsHashError", "LCLV2Weights", "TextureModelWeights",
+           "build_with_weights", "resolve_weights", "save_weights", "sha256_of"]
+
+PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained"
+
+
+class WeightsHashError(RuntimeError):
+    """A weights file's SHA-256 differs from the one its entry records."""
+
+
+def sha256_of(path: str | Path) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB blocks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class Weights:
+    """One set of pretrained weights and the provenance that made it.
+
+    Attributes
+    ----------
+    file
+        File name in ``neuromodels/pretrained/`` (shipped), or an absolute path.
+    sha256
+        Hex SHA-256 of the file; checked before every load.
+    model
+        Registered model name the weights belong to.
+    config
+        ``build_model`` keyword arguments of the architecture (the model's
+        ``model_config`` at training time).
+    train_config
+        The training config that made them (a file of ``neuromodels/configs``).
+    command
+        The exact command that made them.
+    seed
+        ``run.seed`` of that run.
+    meta
+        Anything else worth citing: steps, wall time, the claims-table numbers the
+        weights reproduce on the quick stimuli, the git commit.
+    """
+
+    file: str
+    sha256: str
+    model: str
+    config: dict
+    train_config: str
+    command: str
+    seed: int
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def path(self) -> Path:
+        """Where the file is (shipped files are package data)."""
+        p = Path(self.file)
+        return p if p.is_absolute() else PRETRAINED_DIR / p
+
+    def verify(self) -> Path:
+        """The file's path after checking that it exists and that its SHA-256 matches.
+
+        Raises
+        ------
+        FileNotFoundError
+            If the file is missing (the message says how to make it).
+        WeightsHashError
+            If the hash differs (a corrupted or substituted file).
+        """
+        path = self.path
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"weights file {str(path)!r} of model {self.model!r} is missing; it is made by "
+                f"`{self.command}` (seed {self.seed}) and copied there with save_weights()"
+            )
+        digest = sha256_of(path)
+        if digest != self.sha256:
+            raise WeightsHashError(
+                f"weights file {str(path)!r} has SHA-256 {digest}, its entry records {self.sha256}; "
+                "the file is corrupted or not the one the entry describes. Reinstall the package or "
+                "remake it with the entry's command."
+            )
+        return path
+
+    def get_state_dict(self) -> dict:
+        """The verified state dict (loaded with ``weights_only=True``)."""
+        path = self.verify()
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        if not isinstance(state, dict) or "model" not in state:
+            raise ValueError(f"{path} is not a weights file (expected a dict with a 'model' state dict)")
+        if state.get("model_name", self.model) != self.model:
+            raise ValueError(f"{path} holds weights of {state['model_name']!r}, its entry says {self.model!r}")
+        return state["model"]
+
+
+class WeightsEnum(enum.Enum):
+    """Base of each model's weights enum; members are :class:`Weights`, ``DEFAULT`` an alias."""
+
+    @classmethod
+    def names(cls) -> list[str]:
+        return [m.name for m in cls]
+
+    def __getattr__(self, name):  # entry.sha256, entry.path, ... on the member itself
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self.value, name)
+
+
+class LCLV2Weights(WeightsEnum):
+    """Pretrained LCL-V2 weights. No entry yet (the ``cpu``-preset run has not been made)."""
+
+
+class TextureModelWeights(WeightsEnum):
+    """Pretrained texture-model weights. No entry yet (the ``cpu``-preset run has not been made)."""
+
+
+_ENUMS = {"lcl_v2": LCLV2Weights, "texture_model": TextureModelWeights}
+
+
+def resolve_weights(model: str, weights) -> Weights:
+    """The :class:`Weights` of ``weights`` for ``model``.
+
+    Accepts a :class:`Weights`, a member of the model's enum, or a string:
+    ``"CPU"``, ``"LCLV2Weights.CPU"`` or ``"DEFAULT"``.
+
+    Raises
+    ------
+    ValueError
+        If the entry is unknown or belongs to another model (the message lists the
+        model's entries).
+    """
+    if isinstance(weights, WeightsEnum):
+        weights = weights.value
+    if isinstance(weights, str):
+        enum_cls = _ENUMS.get(model)
+        name = weights.rpartition(".")[2]
+        if enum_cls is None or name not in enum_cls.__members__:
+            have = enum_cls.names() if enum_cls is not None else []
+            raise ValueError(
+                f"model {model!r} has no pretrained weights named {weights!r}; available: "
+                f"{', '.join(have) if have else 'none yet (docs/models.md, Pretrained weights)'}"
+            )
+        weights = enum_cls[name].value
+    if not isinstance(weights, Weights):
+        raise TypeError(f"weights must be a Weights entry, a member of a weights enum or its name; got {weights!r}")
+    if weights.model != model:
+        raise ValueError(f"these weights belong to model {weights.model!r}, not {model!r}")
+    return weights
+
+
+def build_with_weights(model_cls, model: str, weights, config: dict):
+    """Build ``model_cls`` with the entry's architecture (``config`` may only repeat it) and load it.
+
+    Used by the registered builders (``lcl_v2``, ``texture_model``) when ``weights`` is given.
+    """
+    entry = resolve_weights(model, weights)
+    clash = {k: v for k, v in config.items() if k in entry.config and entry.config[k] != v}
+    if clash:
+        raise ValueError(
+            f"the weights were trained with {entry.config}; these arguments contradict them: {clash}. "
+            "Drop them (the architecture comes with the weights)."
+        )
+    net = model_cls(**{**entry.config, **config})
+    net.load_state_dict(entry.get_state_dict())
+    net.pretrained_weights = entry
+    return net.eval()
+
+
+def save_weights(model: torch.nn.Module, model_name: str, model_config: dict, path: str | Path) -> str:
+    """Write ``model``'s weights as a weights file (atomically) and return its SHA-256."""
+    from .training.checkpoints import atomic_write_bytes
+
+    buf = io.BytesIO()
+    torch.save({"model": {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()},
+                "model_name": model_name, "model_config": dict(model_config)}, buf)
+    atomic_write_bytes(Path(path), buf.getvalue())
+    return sha256_of(path)
