@@ -27,6 +27,8 @@ def main(argv: list[str] | None = None) -> int:
     run_p = sub.add_parser("run", help="run one reproduction end to end")
     run_p.add_argument("name", help="reproduction name (see `list`)")
     run_p.add_argument("--quick", action="store_true", help="the quick variant (minutes on a laptop CPU)")
+    run_p.add_argument("--preset", default=None,
+                       help="a preset config, configs/NAME_PRESET.yaml (e.g. cpu); `list` shows each one's presets")
     run_p.add_argument("--device", default=None, help="cpu | cuda | cuda:N (default: cuda if available)")
     run_p.add_argument("--out", default=None, help="result folder (default results/NAME[_quick])")
     run_p.add_argument("overrides", nargs="*", help="key=value config overrides (dotted keys)")
@@ -41,21 +43,22 @@ def main(argv: list[str] | None = None) -> int:
         args.overrides = list(args.overrides) + extra
 
     if args.command == "list":
-        from .reproductions import REPRODUCTIONS
+        from .reproductions import get_reproduction
 
         for name in available():
-            desc = REPRODUCTIONS[name].__doc__.strip().splitlines()[0] if name in REPRODUCTIONS else ""
-            print(f"{name:15s} {desc}")
+            rep = get_reproduction(name)
+            presets = f"  [presets: {', '.join(rep.presets)}]" if rep.presets else ""
+            print(f"{name:15s} {rep.description}{presets}")
         return 0
 
     from .reproductions import run_reproduction
 
-    out = args.out or f"results/{args.name}{'_quick' if args.quick else ''}"
+    preset = "quick" if args.quick and args.preset is None else args.preset
+    out = args.out or f"results/{args.name}{'_' + preset if preset else ''}"
 
     def body() -> int:
-        load_config(args.name, args.quick)
-        report = run_reproduction(args.name, quick=args.quick, device=args.device, out=out,
-                                  overrides=args.overrides)
+        load_config(args.name, args.quick, preset=args.preset)
+        report = run_reproduction(args.name, device=args.device, out=out, overrides=args.overrides, preset=preset)
         print(f"report: {report}")
         return 0
 

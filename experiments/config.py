@@ -6,24 +6,27 @@ from pathlib import Path
 
 from neuromodels.training.config import parse_override, read_yaml_file
 
-__all__ = ["CONFIG_DIR", "load_config", "apply_overrides", "available"]
+__all__ = ["CONFIG_DIR", "load_config", "read_config", "apply_overrides", "available"]
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 
 
 def available() -> list[str]:
-    """Names of the reproductions that have a full config."""
-    return sorted(p.stem for p in CONFIG_DIR.glob("*.yaml") if not p.stem.endswith("_quick"))
+    """Names of the registered reproductions (``experiments.reproductions``)."""
+    from .reproductions import list_reproductions
+
+    return list_reproductions()
 
 
-def load_config(name: str, quick: bool = False) -> dict:
-    """Load ``configs/<name>.yaml`` (or ``<name>_quick.yaml``)."""
-    names = available()
-    if name not in names:
-        raise ValueError(f"unknown reproduction {name!r}; available: {', '.join(names)}")
-    path = CONFIG_DIR / f"{name}{'_quick' if quick else ''}.yaml"
-    if not path.exists():
-        raise FileNotFoundError(f"no {'quick ' if quick else ''}config for {name!r} at {path}")
+def load_config(name: str, quick: bool = False, preset: str | None = None) -> dict:
+    """Load ``configs/<name>.yaml``, ``<name>_quick.yaml`` or ``<name>_<preset>.yaml`` of a registered reproduction."""
+    from .reproductions import get_reproduction
+
+    return get_reproduction(name).load_config(quick=quick, preset=preset)
+
+
+def read_config(path: Path) -> dict:
+    """Read one reproduction config file: a YAML mapping (errors name the file)."""
     cfg = read_yaml_file(path, "reproduction config") or {}
     if not isinstance(cfg, dict):
         raise ValueError(f"{path} must hold a mapping at top level")

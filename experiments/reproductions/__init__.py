@@ -1,60 +1,225 @@
-"""The reproductions: each module has ``TITLE``, a docstring and ``run(run, cfg, device)``."""
+"""The reproductions, registered once: each is one module of this package.
+
+A reproduction is a module here whose ``run(run, cfg, device)`` is decorated with
+:func:`register_reproduction`; its module docstring is the report's introduction
+(first line: the one-line description that ``python -m experiments list`` prints)
+and ``title=`` the report's title. Its configs are found from its name in
+``experiments/configs/``: ``<name>.yaml`` (the full run), ``<name>_quick.yaml``
+(``--quick``) and any preset ``<name>_<preset>.yaml`` (``--preset <preset>``).
+``list``, ``run``, :func:`run_reproduction`, the quickstart suite and the tests
+(``tests/experiments/test_registry.py``) all read this one registry, so adding a
+reproduction is one module plus its config files.
+
+A reproduction that trains models other reproductions reuse says where their
+checkpoints are recorded (``trains={model: "stage.key[.key]"}``); a reproduction whose
+config has a ``checkpoints:`` mapping is handed, by the quickstart suite, the
+checkpoints that earlier parts trained for the models it leaves ``null``.
+
+Examples
+--------
+>>> from experiments.reproductions import get_reproduction, list_reproductions
+>>> "lcl_v2" in list_reproductions()
+True
+>>> rep = get_reproduction("texture_model")
+>>> rep.config_path("quick").name, "quick" in rep.presets
+('texture_model_quick.yaml', True)
+"""
 from __future__ import annotations
 
-import time
-from pathlib import Path
-
+import importlib
+import pkgutil
 import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
 
 from neuromodels.training.distributed import resolve_device
 
-from ..result_files import save_json
-from ..config import apply_overrides, load_config
+from ..config import CONFIG_DIR, apply_overrides, read_config
 from ..provenance import provenance
 from ..report import write_report
+from ..result_files import save_json
 from ..runner import Run
-from . import flows, lcl_v2, manifolds, quickstart, texture_model
 
-__all__ = ["REPRODUCTIONS", "run_reproduction"]
+__all__ = ["Reproduction", "register_reproduction", "unregister_reproduction", "get_reproduction",
+           "list_reproductions", "run_reproduction"]
 
-REPRODUCTIONS = {
-    "texture_model": texture_model,
-    "lcl_v2": lcl_v2,
-    "manifolds": manifolds,
-    "flows": flows,
-    "quickstart": quickstart,
-}
+QUICK_NOTE = ("\n\nThis is the **quick** variant (bundled data, tiny models and budgets, CPU minutes): "
+              "the numbers show that the pipeline computes what it should, not the papers' values. "
+              "Run without `--quick` on a GPU for the full configuration.")
+
+
+@dataclass(frozen=True)
+class Reproduction:
+    """One registered reproduction: its name, report title and text, entry point and configs.
+
+    Attributes
+    ----------
+    name : str
+        The name on the command line and in ``experiments/configs/<name>*.yaml``.
+    title : str
+        The report's title (usually the paper: authors and year).
+    doc : str
+        The module docstring: the report's introduction; its first line is the
+        description that ``list`` prints.
+    run : callable
+        ``run(run: experiments.runner.Run, cfg: dict, device: torch.device) -> None``.
+    trains : dict
+        Models this reproduction trains that others may reuse: model name → where its
+        checkpoint is recorded, as ``"stage.key[.key]"`` in the stage records.
+    """
+
+    name: str
+    title: str
+    doc: str
+    run: Callable
+    trains: dict = field(default_factory=dict)
+
+    @property
+    def description(self) -> str:
+        """The first line of the module docstring."""
+        return self.doc.strip().splitlines()[0] if self.doc.strip() else ""
+
+    def config_path(self, preset: str | None = None) -> Path:
+        """``experiments/configs/<name>.yaml``, or ``<name>_<preset>.yaml`` for a preset such as ``quick``."""
+        return CONFIG_DIR / f"{self.name}{'_' + preset if preset else ''}.yaml"
+
+    @property
+    def presets(self) -> list[str]:
+        """The presets found beside the full config (``quick`` and e.g. ``cpu``), sorted."""
+        others = [n for n in _REGISTRY if n != self.name and n.startswith(self.name + "_")]
+        out = []
+        for p in CONFIG_DIR.glob(f"{self.name}_*.yaml"):
+            if not any(p.stem == o or p.stem.startswith(o + "_") for o in others):
+                out.append(p.stem[len(self.name) + 1:])
+        return sorted(out)
+
+    def load_config(self, quick: bool = False, preset: str | None = None) -> dict:
+        """The config mapping of the full run, the quick variant, or a named preset."""
+        if quick and preset not in (None, "quick"):
+            raise ValueError(f"give either quick=True or preset={preset!r}, not both")
+        preset = "quick" if quick else preset
+        path = self.config_path(preset)
+        if not path.exists():
+            if preset is None:
+                raise FileNotFoundError(f"no config for {self.name!r} at {path}")
+            raise FileNotFoundError(f"no {preset} config for {self.name!r} at {path}; presets of {self.name!r}: "
+                                    f"{', '.join(self.presets) or 'none'}")
+        return read_config(path)
+
+    def checkpoint_of(self, model: str, records: dict) -> str | None:
+        """The checkpoint of ``model`` recorded by a finished run of this reproduction (``None`` if absent)."""
+        node = records
+        for key in self.trains[model].split("."):
+            node = node.get(key) if isinstance(node, dict) else None
+        return node or None
+
+
+_REGISTRY: dict[str, Reproduction] = {}
+_DISCOVERED = False
+
+
+def register_reproduction(name: str, *, title: str, trains: dict | None = None) -> Callable:
+    """Register the decorated ``run(run, cfg, device)`` as reproduction ``name``.
+
+    The calling module's docstring becomes the report's introduction.
+
+    Parameters
+    ----------
+    name : str
+        Unique name; configs are ``experiments/configs/<name>.yaml`` and ``<name>_quick.yaml``.
+    title : str
+        Title of the report.
+    trains : dict, optional
+        Model name → ``"stage.key[.key]"`` where this reproduction records that model's
+        checkpoint, for later parts of the quickstart suite to reuse.
+
+    Examples
+    --------
+    >>> from experiments.reproductions import register_reproduction, unregister_reproduction
+    >>> @register_reproduction("demo_only", title="A demonstration")
+    ... def run(run, cfg, device):
+    ...     pass
+    >>> get_reproduction("demo_only").title
+    'A demonstration'
+    >>> unregister_reproduction("demo_only")
+    """
+    if not isinstance(name, str) or not name.isidentifier():
+        raise ValueError(f"a reproduction name must be an identifier (it names a module and its configs); "
+                         f"got {name!r}")
+
+    def decorate(fn: Callable) -> Callable:
+        if name in _REGISTRY and _REGISTRY[name].run.__module__ != fn.__module__:
+            raise ValueError(f"reproduction {name!r} is already registered by {_REGISTRY[name].run.__module__}; "
+                             f"choose another name")
+        module = importlib.import_module(fn.__module__)
+        _REGISTRY[name] = Reproduction(name, title, (module.__doc__ or "").strip(), fn, dict(trains or {}))
+        return fn
+
+    return decorate
+
+
+def unregister_reproduction(name: str) -> None:
+    """Remove ``name`` from the registry (for tests and notebooks that register a temporary one)."""
+    _REGISTRY.pop(name, None)
+
+
+def _discover() -> None:
+    """Import every module of this package once, so that their decorators run."""
+    global _DISCOVERED
+    if _DISCOVERED:
+        return
+    _DISCOVERED = True
+    for info in pkgutil.iter_modules(__path__):
+        if not info.name.startswith("_"):
+            importlib.import_module(f"{__name__}.{info.name}")
+
+
+def list_reproductions() -> list[str]:
+    """Names of the registered reproductions, sorted."""
+    _discover()
+    return sorted(_REGISTRY)
+
+
+def get_reproduction(name: str) -> Reproduction:
+    """The registered reproduction ``name``; an unknown name is a ``ValueError`` listing the valid ones."""
+    _discover()
+    if name not in _REGISTRY:
+        raise ValueError(f"unknown reproduction {name!r}; available: {', '.join(sorted(_REGISTRY))}")
+    return _REGISTRY[name]
 
 
 def run_reproduction(name: str, quick: bool = False, device: str | None = None, out: str | Path = None,
-                     overrides: list[str] | None = None, config: dict | None = None) -> Path:
+                     overrides: list[str] | None = None, config: dict | None = None,
+                     preset: str | None = None) -> Path:
     """Run reproduction ``name`` end to end into ``out``; return the path of its ``report.md``.
 
-    Finished stages in ``out`` are reused, so re-running continues an interrupted run.
+    ``quick=True`` (or ``preset="quick"``) uses ``<name>_quick.yaml``, ``preset="cpu"``
+    ``<name>_cpu.yaml``; ``config`` replaces the file altogether. Finished stages in
+    ``out`` are reused, so re-running continues an interrupted run.
     """
-    if name not in REPRODUCTIONS:
-        raise ValueError(f"unknown reproduction {name!r}; available: {', '.join(REPRODUCTIONS)}")
-    cfg = config if config is not None else load_config(name, quick)
+    rep = get_reproduction(name)
+    preset = "quick" if quick else preset
+    cfg = config if config is not None else rep.load_config(preset=preset)
     cfg = apply_overrides(cfg, list(overrides or []))
     dev = resolve_device(device or "auto")
     seed = int(cfg.get("seed", 0))
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-    out = Path(out or f"results/{name}{'_quick' if quick else ''}")
-    run = Run(out, {**cfg, "quick": quick, "device": str(dev)}, name)
+    quick = preset == "quick"
+    out = Path(out or f"results/{name}{'_' + preset if preset else ''}")
+    extra = {"preset": preset} if preset not in (None, "quick") else {}
+    run = Run(out, {**cfg, "quick": quick, "device": str(dev), **extra}, name)
     t0 = time.perf_counter()
-    module = REPRODUCTIONS[name]
-    module.run(run, cfg, dev)
+    rep.run(run, cfg, dev)
     prov = provenance(seed=seed, device=str(dev), reproduction=name, quick=quick,
                       run_wall_s=round(time.perf_counter() - t0, 2))
+    prov.update(extra)
     save_json(out / "provenance_run.json", prov)
-    intro = (module.__doc__ or "").strip()
-    if quick:
-        intro += ("\n\nThis is the **quick** variant (bundled data, tiny models and budgets, CPU minutes): "
-                  "the numbers show that the pipeline computes what it should, not the papers' values. "
-                  "Run without `--quick` on a GPU for the full configuration.")
-    return write_report(run, module.TITLE, intro, prov)
+    intro = rep.doc + (QUICK_NOTE if quick else "")
+    return write_report(run, rep.title, intro, prov)

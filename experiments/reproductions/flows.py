@@ -10,11 +10,13 @@ import numpy as np
 import torch
 
 from ..runner import Run, Section
+from . import register_reproduction
 from . import stages as S
 
 TITLE = "Normalizing-flow components (Feinman & Parthasarathy 2019)"
 
 
+@register_reproduction("flows", title=TITLE)
 def run(run: Run, cfg: dict, device) -> None:
     run.stage("linear_theory", lambda r: _linear_theory(r, cfg["linear"], device))
     run.stage("s_curve", lambda r: _s_curve(r, cfg["s_curve"], device))

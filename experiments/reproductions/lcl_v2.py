@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ..runner import Run, Section
+from . import register_reproduction
 from . import stages as S
 
 TITLE = "LCL-V2 (Parthasarathy, Hénaff & Simoncelli 2023)"
@@ -37,6 +38,8 @@ def variant_config(cfg: dict, variant: str) -> dict:
     return train
 
 
+@register_reproduction("lcl_v2", title=TITLE,
+                       trains={"lcl_v2": "train_matched.checkpoint", "resnet50": "classification.checkpoints.resnet50"})
 def run(run: Run, cfg: dict, device) -> None:
     run.stage("stimuli", lambda r: S.stimuli_stage(r, cfg["stimuli"]))
     run.stage("recordings", lambda r: S.recordings_stage(r, cfg["recordings"]))

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ..runner import Run, Section
+from . import register_reproduction
 from . import stages as S
 
 TITLE = "Manifold geometry across layers and regions (Chung, Lee & Sompolinsky 2018)"
@@ -30,6 +31,7 @@ QUANTITIES = {
 }
 
 
+@register_reproduction("manifolds", title=TITLE)
 def run(run: Run, cfg: dict, device) -> None:
     run.stage("stimuli", lambda r: S.stimuli_stage(r, cfg["stimuli"]))
     run.stage("recordings", lambda r: S.recordings_stage(r, cfg["recordings"]))

@@ -10,18 +10,17 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..config import load_config
 from ..runner import Run, Section
+from . import get_reproduction, list_reproductions, register_reproduction, run_reproduction
 
 TITLE = "Quickstart: the toolkit's reproductions on bundled data"
-PARTS = ["texture_model", "lcl_v2", "manifolds", "flows"]
 
 
+@register_reproduction("quickstart", title=TITLE)
 def run(run: Run, cfg: dict, device) -> None:
-    from . import REPRODUCTIONS, run_reproduction
-
-    for name in cfg.get("parts", PARTS):
-        run.stage(name, lambda r, n=name: _part(r, n, cfg, device, REPRODUCTIONS, run_reproduction))
+    parts = cfg.get("parts") or [n for n in list_reproductions() if n != "quickstart"]
+    for name in parts:
+        run.stage(name, lambda r, n=name: _part(r, n, cfg, device))
     _drop_repeated_sections(run)
 
 
@@ -38,23 +37,15 @@ def _drop_repeated_sections(run: Run) -> None:
         record["sections"] = kept
 
 
-def _part(run: Run, name: str, cfg: dict, device, registry, run_reproduction) -> dict:
-    sub_cfg = load_config(name, quick=True)
+def _part(run: Run, name: str, cfg: dict, device) -> dict:
+    rep = get_reproduction(name)
+    sub_cfg = rep.load_config(quick=True)
     for key, value in (cfg.get("overrides", {}).get(name) or {}).items():
         sub_cfg[key] = value
-    if name == "manifolds":
-        # reuse the models the other parts trained instead of training them again
-        ckpts = {}
-        for rec_name, stage, key in (("texture_model", "train", "texture_model"),
-                                     ("lcl_v2", "train_matched", "lcl_v2")):
-            rec = run.records.get(rec_name, {}).get("sub_records", {}).get(stage)
-            if rec:
-                ckpts[key] = rec["checkpoint"]
-        # the supervised ResNet-50 that lcl_v2 trained on bundled-image classes
-        cls = run.records.get("lcl_v2", {}).get("sub_records", {}).get("classification", {})
-        if cls.get("checkpoints", {}).get("resnet50"):
-            ckpts["resnet50"] = cls["checkpoints"]["resnet50"]
-        sub_cfg.setdefault("checkpoints", {}).update(ckpts)
+    if isinstance(sub_cfg.get("checkpoints"), dict):
+        # the models it leaves null come from earlier parts (their registrations say where) instead of being trained again
+        trained = _trained_checkpoints(run)
+        sub_cfg["checkpoints"] = {k: v or trained.get(k) for k, v in sub_cfg["checkpoints"].items()}
     out = run.path(name)
     report = run_reproduction(name, quick=True, device=str(device), out=out, config=sub_cfg)
     sub = Run.open_finished(out, name)
@@ -65,7 +56,7 @@ def _part(run: Run, name: str, cfg: dict, device, registry, run_reproduction) ->
     sections = []
     for s in sub.sections():
         figs = [os.path.relpath(Path(f).resolve(), run.out) for f in s.figures]
-        sections.append(Section(f"{registry[name].TITLE} — {s.title}", s.reading, figs, s.table))
+        sections.append(Section(f"{rep.title} — {s.title}", s.reading, figs, s.table))
     claims = [{**c, "claim": f"[{name}] {c['claim']}"} for r in sub.records.values() for c in r.get("claims", [])]
     return {"headlines": headlines, "sections": sections, "report": str(report), "claims": claims,
             "sub_records": {k: {kk: vv for kk, vv in v.items() if kk in ("checkpoint", "checkpoints", "source")}
@@ -73,6 +64,20 @@ def _part(run: Run, name: str, cfg: dict, device, registry, run_reproduction) ->
             "_flops": float(sum(sub.flops.values())),
             # the part's own stage becomes `part_stage`; `stage` is this run's (the part's name)
             "metrics": [{"part": name, "part_stage": m.pop("stage"), **m} for m in sub.metrics_rows()]}
+
+
+def _trained_checkpoints(run: Run) -> dict:
+    """Model name → checkpoint of every model that the finished parts of ``run`` trained."""
+    out = {}
+    for part, record in run.records.items():
+        if part not in list_reproductions():
+            continue
+        rep = get_reproduction(part)
+        for model in rep.trains:
+            ckpt = rep.checkpoint_of(model, record.get("sub_records", {}))
+            if ckpt:
+                out[model] = ckpt
+    return out
 
 
 def _compute(sub: Run, name: str) -> str:

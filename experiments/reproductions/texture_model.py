@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..runner import Run, Section
+from . import register_reproduction
 from . import stages as S
 
 TITLE = "Texture model (Parthasarathy & Simoncelli 2020)"
@@ -45,6 +46,7 @@ def _cached_pretrained_resnet50(log):
     return neuromodels.build_model("resnet50", pretrained=True)
 
 
+@register_reproduction("texture_model", title=TITLE, trains={"texture_model": "train.checkpoint"})
 def run(run: Run, cfg: dict, device) -> None:
     run.stage("stimuli", lambda r: S.stimuli_stage(r, cfg["stimuli"]))
     run.stage("recordings", lambda r: S.recordings_stage(r, cfg["recordings"]))
