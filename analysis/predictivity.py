@@ -747,6 +747,7 @@ def score_files(
     train_size: float = 0.9,
     random_state: int | None = 1,
     ceiling: bool = True,
+    convention: str = "r2/c",
     **kwargs,
 ) -> dict:
     """Score a source assembly file against a target assembly file (netCDF paths).
@@ -761,7 +762,8 @@ def score_files(
     dict
         JSON-serialisable: ``score``, ``error``, ``per_split``, ``ceiling``,
         ``ceiling_error``, ``ceiling_per_split``, ``ceiled_score``,
-        ``ceiled_error``, ``n_stimuli``, ``n_neuroids``, ``regression``,
+        ``ceiled_error``, ``ceiling_convention`` (see :func:`ceiled_score`),
+        ``n_stimuli``, ``n_neuroids``, ``regression``,
         ``simulated`` (ceiling entries are ``None`` without repetitions).
     """
     source, target = load(source_nc), load(target_nc)
@@ -772,7 +774,7 @@ def score_files(
     out = {
         "score": res.score, "error": res.error, "per_split": res.per_split.tolist(),
         "ceiling": None, "ceiling_error": None, "ceiling_per_split": None,
-        "ceiled_score": None, "ceiled_error": None,
+        "ceiled_score": None, "ceiled_error": None, "ceiling_convention": None,
         "n_stimuli": len(res.stimulus_ids), "n_neuroids": int(res.per_neuroid.sizes[NEUROID]),
         "regression": regression, "simulated": res.simulated,
     }
@@ -781,8 +783,8 @@ def score_files(
         c = internal_consistency(target, random_state=random_state)
         out.update(ceiling=float(c), ceiling_error=c.error, ceiling_per_split=c.values.tolist())
         if float(c) > 0:
-            cs = ceiled_score(res, c)
-            out.update(ceiled_score=float(cs), ceiled_error=cs.error)
+            cs = ceiled_score(res, c, convention)
+            out.update(ceiled_score=float(cs), ceiled_error=cs.error, ceiling_convention=convention)
     return out
 
 

@@ -1,4 +1,13 @@
-"""Neural predictivity of many layers: the ridge path vs Brain-Score's per-layer PLS loop.
+"""Neural predictivity: kernel PLS vs Brain-Score's own ``pls`` metric; many layers: ridge vs a PLS loop.
+
+Part 1 (default): one feature matrix (450 stimuli × 10,000 features, float32) → 100
+neuroids, 10 stratified splits. Brain-Score 2.4.2's registered ``pls`` metric runs in
+its own environment (``.venv-brainscore``, a subprocess on the same arrays saved to
+``.npy``; ``benchmarks/_brainscore_pls.py``); ours is ``neural_predictivity(...,
+regression='pls')`` (kernel PLS, all splits batched, float64). Both times, both scores,
+their difference per split and the peak resident-memory growth of each call are printed.
+
+Part 2 (``--layers K``):
 
 Baseline, as Brain-Score's ``pls`` metric runs it for each candidate layer: 10
 ``StratifiedShuffleSplit`` splits (train 0.9, ``random_state=1``), one
@@ -18,8 +27,8 @@ sampled every 5 ms (covers numpy and torch allocations). The PLS baseline can be
 run on fewer layers than ours (``--baseline-layers``); its time is then scaled to
 all layers (each layer costs the same) and the table says so.
 
-``python -m benchmarks.bench_predictivity [--layers 20 --stimuli 450 --features 10000
---neuroids 100] [--baseline-layers K] [--device cuda]``
+``python -m benchmarks.bench_predictivity [--stimuli 450 --features 10000 --neuroids 100]
+[--layers 20 --baseline-layers K] [--device cuda]``
 """
 from __future__ import annotations
 
@@ -109,8 +118,79 @@ def brainscore_pls_loop(layers, target, names):
     return scores
 
 
-def main(n_layers=4, n_stimuli=450, n_features=2000, n_neuroids=100, baseline_layers=None,
+BRAINSCORE_PYTHON = Path(__file__).resolve().parents[1] / ".venv-brainscore" / "bin" / "python"
+
+
+def pls_vs_brainscore(n_stimuli=450, n_features=10000, n_neuroids=100, device=None):
+    """Part 1: Brain-Score's pls metric (its own venv) vs our kernel PLS on the same arrays."""
+    import json
+    import subprocess
+    import tempfile
+
+    import psutil
+
+    from analysis.predictivity import neural_predictivity
+
+    layers, target = make_data(1, n_stimuli, n_features, n_neuroids)
+    source = next(iter(layers.values()))
+    lines = ["## Neural predictivity: kernel PLS vs Brain-Score 2.4.2's `pls` metric", "",
+             f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC · {machine_line()}", "",
+             f"{n_stimuli} stimuli × {n_features} features (float32) → {n_neuroids} neuroids, 10 splits stratified "
+             "on texture_type (simulated data).", ""]
+    bs = None
+    if BRAINSCORE_PYTHON.exists():
+        with tempfile.TemporaryDirectory() as tmp:
+            np.save(Path(tmp) / "X.npy", source.values)
+            np.save(Path(tmp) / "Y.npy", target.values)
+            (Path(tmp) / "meta.json").write_text(json.dumps({
+                "stimulus_id": target["stimulus_id"].values.tolist(),
+                "texture_type": target["texture_type"].values.tolist()}))
+            env = {**os.environ, "BS_INSTALL_DEPENDENCIES": "no"}
+            proc = subprocess.run([str(BRAINSCORE_PYTHON), str(Path(__file__).with_name("_brainscore_pls.py")), tmp],
+                                  capture_output=True, text=True, env=env, timeout=3600)
+            if proc.returncode == 0:
+                bs = json.loads(proc.stdout.strip().splitlines()[-1])
+            else:
+                lines.append(f"Brain-Score run failed: {proc.stderr.strip().splitlines()[-1:]}")
+    else:
+        lines.append(f"{BRAINSCORE_PYTHON} is missing (make brainscore-env); Brain-Score's column is empty.")
+    with PeakRSS() as mem:
+        t = time.perf_counter()
+        ours = neural_predictivity(source, target, regression="pls", stratify_on="texture_type", device=device,
+                                   progress=False)
+        t_ours = time.perf_counter() - t
+    t_process = time.time() - psutil.Process().create_time()
+    lines += ["| method | time (s) | peak RSS growth (MiB) | score | error |", "| --- | --- | --- | --- | --- |"]
+    if bs is not None:
+        lines.append(f"| Brain-Score `load_metric('pls')` (scikit-learn NIPALS, split by split) | {bs['time']:.2f} | "
+                     f"{bs['peak_growth'] / 2**20:.0f} | {bs['score']:.9f} | {bs['error']:.6f} |")
+    lines.append(f"| ours: `neural_predictivity(regression='pls')` (kernel PLS, splits batched, "
+                 f"{device or 'cpu'}) | {t_ours:.2f} | {mem.growth / 2**20:.0f} | {ours.score:.9f} | "
+                 f"{ours.error:.6f} |")
+    lines.append("")
+    if bs is not None:
+        diff = (np.abs(np.asarray(bs["per_split"]) - ours.per_split).max() if bs["per_split"] is not None
+                else float("nan"))
+        lines.append(f"**speed-up: {bs['time'] / t_ours:.1f}×** (target ≥ 10×); memory ratio (ours / Brain-Score): "
+                     f"{mem.growth / max(bs['peak_growth'], 1):.2f}; |Δscore| = {abs(bs['score'] - ours.score):.1e}, "
+                     f"max |Δ| per split = {diff:.1e} (target ≤ 1e-6).")
+    lines.append(f"Our whole process (imports, data, the call) took {t_process:.1f} s of wall time.")
+    return lines
+
+
+def main(n_layers=0, n_stimuli=450, n_features=10000, n_neuroids=100, baseline_layers=None,
          device=None, write=True):
+    lines = pls_vs_brainscore(n_stimuli, n_features, n_neuroids, device)
+    print("\n".join(lines))
+    if n_layers:
+        lines += [""] + layers_vs_pls_loop(n_layers, n_stimuli, n_features, n_neuroids, baseline_layers, device)
+    if write:
+        write_table(RESULTS, lines)
+    return lines
+
+
+def layers_vs_pls_loop(n_layers, n_stimuli, n_features, n_neuroids, baseline_layers, device):
+    """Part 2: ridge over layers vs Brain-Score's per-layer PLS loop (scikit-learn, same process)."""
     import warnings
 
     from sklearn.exceptions import ConvergenceWarning
@@ -167,16 +247,14 @@ def main(n_layers=4, n_stimuli=450, n_features=2000, n_neuroids=100, baseline_la
               f"({sum(a.values.nbytes for a in layers.values()) / 2**20:.0f} MiB). "
               "Target: ridge ≥ 10× faster than the PLS loop."]
     print("\n".join(lines))
-    if write:
-        write_table(RESULTS, lines)
     return lines
 
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--layers", type=int, default=4)
+    ap.add_argument("--layers", type=int, default=0)
     ap.add_argument("--stimuli", type=int, default=450)
-    ap.add_argument("--features", type=int, default=2000)
+    ap.add_argument("--features", type=int, default=10000)
     ap.add_argument("--neuroids", type=int, default=100)
     ap.add_argument("--baseline-layers", type=int, default=None)
     ap.add_argument("--device", default=None)
