@@ -124,3 +124,44 @@ def test_rgb_models_repeat_a_gray_channel(models):
     gray = torch.rand(1, 1, SIZE, SIZE)
     with torch.no_grad():
         assert torch.equal(model(gray), model(gray.expand(-1, 3, -1, -1)))
+
+
+def test_gain_control_layer_closed_forms():
+    from neuromodels.layers import LuminanceContrastNormalization, gaussian_blur
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(2, 1, 40, 40, generator=g, dtype=torch.float64)
+    norm = LuminanceContrastNormalization(sigma=3.0, epsilon=0.05)
+    y = norm(x)
+    assert torch.allclose(norm(x + 0.37), y, atol=1e-12)  # luminance offset: exactly invariant
+    a = 0.3
+    d = x - gaussian_blur(x, 3.0)
+    s = gaussian_blur(d * d, 3.0).sqrt()
+    # contrast gain a: y(a x) = y(x) (s + eps) / (s + eps / a), "up to the constant"
+    assert torch.allclose(norm(a * x), y * (s + 0.05) / (s + 0.05 / a), atol=1e-12)
+    assert torch.allclose(gaussian_blur(torch.full((1, 2, 9, 9), 0.4), 2.0), torch.full((1, 2, 9, 9), 0.4))
+    with pytest.raises(ValueError, match="epsilon"):
+        LuminanceContrastNormalization(epsilon=0)
+
+
+def test_gain_control_removes_patch_brightness_and_contrast_from_the_stage_features():
+    """Issue 14, cause 2: at init, patch mean and RMS contrast explained most of the stage features."""
+    from neuromodels.data import PatchSampler, bundled_images
+
+    x = PatchSampler(bundled_images(size=128), 32, 192, seed=0).batch(0)[:, 0]
+    design = torch.stack([torch.ones(len(x)), x.mean((1, 2, 3)), x.std((1, 2, 3))], 1)
+
+    def median_r2(normalize):
+        torch.manual_seed(0)
+        model = build_model("lcl_v2", channels=[16, 32], input_normalization=normalize).eval()
+        with torch.no_grad():
+            feats = [o.mean((2, 3)) for o in model.stage_outputs(x)]
+        out = []
+        for y in feats:
+            res = y - design @ torch.linalg.lstsq(design, y).solution
+            out.append(float((1 - res.var(0) / y.var(0)).median()))
+        return out
+
+    raw, normalized = median_r2(False), median_r2(True)
+    assert min(raw) > 0.5, raw  # the problem: brightness and contrast dominate
+    assert all(n < 0.3 and n < 0.5 * r for n, r in zip(normalized, raw)), (raw, normalized)
