@@ -72,7 +72,10 @@ class UnsafeCheckpointError(CorruptCheckpointError):
 def _numpy_globals() -> list:
     import numpy as np
 
-    core = getattr(np, "_core", None) or np.core  # numpy 2 / numpy 1
+    if int(np.__version__.split(".")[0]) >= 2:
+        from numpy import _core as core
+    else:  # Brain-Score's environment pins numpy<2
+        from numpy import core
     dtypes = (np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64,
               np.float16, np.float32, np.float64, np.complex64, np.complex128)
     return [core.multiarray._reconstruct, core.multiarray.scalar, np.ndarray, np.dtype,
