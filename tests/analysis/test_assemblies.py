@@ -21,23 +21,9 @@ from analysis.assemblies import (
 )
 
 
-def _recording(n_stim=4, n_rep=3, n_neur=5, seed=0):
-    rng = np.random.default_rng(seed)
-    stim = [f"s{i}" for i in range(n_stim)]
-    return make_assembly(
-        rng.random((n_stim * n_rep, n_neur)),
-        stimulus_id=np.repeat(stim, n_rep),
-        neuroid_id=[f"unit_{j}" for j in range(n_neur)],
-        presentation_coords={"repetition": np.tile(np.arange(n_rep), n_stim),
-                             "texture_family": np.repeat(["brick", "grass"] * (n_stim // 2), n_rep)},
-        neuroid_coords={"region": ["V1"] * 2 + ["V2"] * (n_neur - 2)},
-        attrs={"source": "test", "simulated": 1},
-    )
-
-
 # ------------------------------------------------------------------ construction / validation
-def test_make_assembly_layout():
-    a = _recording()
+def test_make_assembly_layout(repeated_recording):
+    a = repeated_recording()
     assert a.dims == ("presentation", "neuroid") and a.shape == (12, 5)
     assert a["stimulus_id"].dims == ("presentation",) and a["region"].dims == ("neuroid",)
     assert list(a["neuroid_id"].values[:2]) == ["unit_0", "unit_1"]
@@ -64,38 +50,38 @@ def test_validate_rejects_non_dataarray():
         validate(np.zeros((2, 2)))
 
 
-def test_validate_wrong_dims():
-    a = _recording()
+def test_validate_wrong_dims(repeated_recording):
+    a = repeated_recording()
     with pytest.raises(ValueError, match=r"dims must be .* got \('neuroid', 'presentation'\)"):
         validate(a.transpose())
     with pytest.raises(ValueError, match="got \\('image', 'neuroid'\\)"):
         validate(a.rename(presentation="image"))
 
 
-def test_validate_missing_required_coords():
-    a = _recording()
+def test_validate_missing_required_coords(repeated_recording):
+    a = repeated_recording()
     with pytest.raises(ValueError, match="missing the required coord 'stimulus_id' along 'presentation'"):
         validate(a.drop_vars("stimulus_id"))
     with pytest.raises(ValueError, match="missing the required coord 'neuroid_id' along 'neuroid'"):
         validate(a.drop_vars("neuroid_id"))
 
 
-def test_validate_required_coord_on_wrong_dim():
-    a = _recording().drop_vars("neuroid_id")
+def test_validate_required_coord_on_wrong_dim(repeated_recording):
+    a = repeated_recording().drop_vars("neuroid_id")
     a = a.assign_coords(neuroid_id=("presentation", [f"x{i}" for i in range(12)]))
     with pytest.raises(ValueError, match="'neuroid_id' must lie along 'neuroid'"):
         validate(a)
 
 
-def test_validate_duplicated_neuroid_ids():
-    a = _recording()
+def test_validate_duplicated_neuroid_ids(repeated_recording):
+    a = repeated_recording()
     a = a.assign_coords(neuroid_id=("neuroid", ["u", "u", "v", "w", "w"]))
     with pytest.raises(ValueError, match=r"2 id\(s\) occur more than once, e.g. \['u', 'w'\]"):
         validate(a)
 
 
-def test_validate_counts_and_locates_nonfinite_values():
-    a = _recording().copy()
+def test_validate_counts_and_locates_nonfinite_values(repeated_recording):
+    a = repeated_recording().copy()
     a.values[4, 1] = np.nan
     a.values[4, 3] = np.inf
     a.values[7, 3] = np.nan
@@ -108,15 +94,15 @@ def test_validate_counts_and_locates_nonfinite_values():
     assert validate(a, allow_nonfinite=True) is a
 
 
-def test_validate_non_numeric_values():
-    a = _recording()
+def test_validate_non_numeric_values(repeated_recording):
+    a = repeated_recording()
     with pytest.raises(ValueError, match="must be numeric"):
         validate(a.astype(str))
 
 
 # ------------------------------------------------------------------ averaging / alignment
-def test_average_repetitions_means_and_metadata():
-    a = _recording(n_stim=4, n_rep=3)
+def test_average_repetitions_means_and_metadata(repeated_recording):
+    a = repeated_recording(n_stim=4, n_rep=3)
     m = average_repetitions(a)
     assert m.sizes == {"presentation": 4, "neuroid": 5}
     assert list(m["stimulus_id"].values) == ["s0", "s1", "s2", "s3"]
@@ -139,8 +125,8 @@ def test_average_repetitions_interleaved_order_and_time_bins():
     np.testing.assert_allclose(m.values[2], vals[[3, 5]].mean(0))
 
 
-def test_align_reorders_and_reports_missing_ids():
-    rec = average_repetitions(_recording())
+def test_align_reorders_and_reports_missing_ids(repeated_recording):
+    rec = average_repetitions(repeated_recording())
     model = make_assembly(np.arange(12.0).reshape(4, 3), stimulus_id=["s3", "s1", "s0", "s2"])
     m, r = align(model, rec)
     assert list(r["stimulus_id"].values) == ["s3", "s1", "s0", "s2"]
@@ -150,7 +136,7 @@ def test_align_reorders_and_reports_missing_ids():
                                          r"second \['s2', 's3'\]"):
         align(other, rec)
     with pytest.raises(ValueError, match="average_repetitions"):
-        align(_recording(), rec)
+        align(repeated_recording(), rec)
 
 
 # ------------------------------------------------------------------ netCDF round trip
@@ -190,9 +176,9 @@ def test_load_missing_file_names_it(tmp_path):
         load(tmp_path / "nope.nc")
 
 
-def test_failure_mid_write_keeps_previous_file(tmp_path, monkeypatch):
+def test_failure_mid_write_keeps_previous_file(tmp_path, monkeypatch, repeated_recording):
     path = tmp_path / "a.nc"
-    old = _recording(seed=0)
+    old = repeated_recording(seed=0)
     save(old, path)
     real = xr.Dataset.to_netcdf
 
@@ -204,16 +190,16 @@ def test_failure_mid_write_keeps_previous_file(tmp_path, monkeypatch):
 
     monkeypatch.setattr(xr.Dataset, "to_netcdf", half_then_fail)
     with pytest.raises(OSError, match="simulated"):
-        save(_recording(seed=1), path)
+        save(repeated_recording(seed=1), path)
     monkeypatch.undo()
     xr.testing.assert_identical(load(path), old)
     assert [p.name for p in tmp_path.iterdir()] == ["a.nc"]
 
 
-def test_killed_writer_never_leaves_partial_file(tmp_path):
+def test_killed_writer_never_leaves_partial_file(tmp_path, repeated_recording):
     """SIGKILL a writer process after its temp file exists and before its rename."""
     path = tmp_path / "a.nc"
-    old = _recording(seed=0)
+    old = repeated_recording(seed=0)
     save(old, path)
     script = textwrap.dedent(f"""
         import os, time
@@ -244,9 +230,9 @@ def test_killed_writer_never_leaves_partial_file(tmp_path):
     xr.testing.assert_identical(load(path), old)
 
 
-def test_save_refuses_invalid_assembly(tmp_path):
+def test_save_refuses_invalid_assembly(tmp_path, repeated_recording):
     with pytest.raises(ValueError, match="missing the required coord"):
-        save(_recording().drop_vars("stimulus_id"), tmp_path / "x.nc")
+        save(repeated_recording().drop_vars("stimulus_id"), tmp_path / "x.nc")
     assert not list(tmp_path.iterdir())
 
 

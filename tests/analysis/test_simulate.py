@@ -10,14 +10,8 @@ from analysis.texture_stimuli import phase_randomize, texture_stimulus_set
 SIZE = 32
 
 
-@pytest.fixture(scope="module")
-def textures():
-    return texture_stimulus_set(samples_per_family=8, size=SIZE, seed=0, progress=False)
-
-
-@pytest.fixture(scope="module")
-def population():
-    return SimulatedPopulation({"V1": 30, "V2": 30}, image_size=SIZE, seed=0)
+# shared fixtures (tests/conftest.py): texture_stimuli (4 families x 2 types x 8 samples, 32 px),
+# v1v2_population (SimulatedPopulation({"V1": 30, "V2": 30}, image_size=32, seed=0)); SIZE is their image size
 
 
 def _modulation_index(rates, texture_type):
@@ -38,9 +32,9 @@ def _split_half(asm):
     return float(np.median(r))
 
 
-def test_v2_prefers_naturalistic_textures_v1_does_not(textures, population):
+def test_v2_prefers_naturalistic_textures_v1_does_not(texture_stimuli, v1v2_population):
     """Freeman et al. 2013: V2 modulation index > 0, V1 ≈ 0."""
-    mi = _modulation_index(population.rates(textures), textures.metadata("texture_type"))
+    mi = _modulation_index(v1v2_population.rates(texture_stimuli), texture_stimuli.metadata("texture_type"))
     v1, v2 = mi[:30].mean(), mi[30:].mean()
     assert abs(v1) < 0.1
     assert v2 > 0.05
@@ -64,67 +58,67 @@ def test_v1_complex_cells_match_spectrum_exactly():
     np.testing.assert_allclose(ra, rb, rtol=1e-9)
 
 
-def test_reliability_below_one_and_rising_with_repetitions(textures):
-    few = simulate_recordings(textures, n_units={"V1": 20, "V2": 20}, n_repetitions=4,
+def test_reliability_below_one_and_rising_with_repetitions(texture_stimuli):
+    few = simulate_recordings(texture_stimuli, n_units={"V1": 20, "V2": 20}, n_repetitions=4,
                               image_size=SIZE, seed=0)
-    many = simulate_recordings(textures, n_units={"V1": 20, "V2": 20}, n_repetitions=40,
+    many = simulate_recordings(texture_stimuli, n_units={"V1": 20, "V2": 20}, n_repetitions=40,
                                image_size=SIZE, seed=0)
     r_few, r_many = _split_half(few), _split_half(many)
     assert r_few < r_many < 1.0
     assert r_many - r_few > 0.1
 
 
-def test_trial_noise_is_poisson_like_with_fano_factor(population):
+def test_trial_noise_is_poisson_like_with_fano_factor(v1v2_population):
     """Var(rate) = F · mean / T for counts F · Poisson(mean · T / F) in a window T."""
     imgs = texture_stimulus_set(samples_per_family=1, size=SIZE, progress=False)
     for fano in (1.0, 2.5):
-        asm = population.record(imgs, n_repetitions=400, noise=fano, seed=1)
+        asm = v1v2_population.record(imgs, n_repetitions=400, noise=fano, seed=1)
         vals = asm.values.reshape(len(imgs), 400, -1)
         mean, var = vals.mean(1).ravel(), vals.var(1, ddof=1).ravel()
         slope = (mean * var).sum() / (mean * mean).sum()
-        assert slope == pytest.approx(fano / population.counting_window, rel=0.1)
-    exact = population.record(imgs, n_repetitions=2, noise=0.0)
-    np.testing.assert_allclose(exact.values[::2], population.rates(imgs))
+        assert slope == pytest.approx(fano / v1v2_population.counting_window, rel=0.1)
+    exact = v1v2_population.record(imgs, n_repetitions=2, noise=0.0)
+    np.testing.assert_allclose(exact.values[::2], v1v2_population.rates(imgs))
 
 
-def test_record_is_a_labelled_assembly(textures, population):
-    asm = population.record(textures, n_repetitions=3, seed=0)
+def test_record_is_a_labelled_assembly(texture_stimuli, v1v2_population):
+    asm = v1v2_population.record(texture_stimuli, n_repetitions=3, seed=0)
     validate(asm)
     assert asm.dims == ("presentation", "neuroid")
-    assert asm.sizes == {"presentation": 3 * len(textures), "neuroid": 60}
+    assert asm.sizes == {"presentation": 3 * len(texture_stimuli), "neuroid": 60}
     assert is_simulated(asm) and asm.attrs["simulated"] == 1
     assert asm.attrs["source"].startswith("simulated:")
     assert asm.attrs["n_repetitions"] == 3 and asm.attrs["population_seed"] == 0
     assert list(asm["repetition"].values[:4]) == [0, 1, 2, 0]
-    assert list(asm["stimulus_id"].values[:4]) == [textures.stimulus_ids[0]] * 3 + [
-        textures.stimulus_ids[1]]
+    assert list(asm["stimulus_id"].values[:4]) == [texture_stimuli.stimulus_ids[0]] * 3 + [
+        texture_stimuli.stimulus_ids[1]]
     for col in ("texture_family", "texture_type", "sample"):
-        np.testing.assert_array_equal(asm[col].values[::3], textures.metadata(col))
+        np.testing.assert_array_equal(asm[col].values[::3], texture_stimuli.metadata(col))
     assert (asm["region"].values == np.array(["V1"] * 30 + ["V2"] * 30)).all()
     assert (asm.values >= 0).all()
 
 
-def test_determinism_under_seed(textures):
+def test_determinism_under_seed(texture_stimuli):
     kw = dict(n_units={"V1": 5, "V2": 5}, n_repetitions=3, image_size=SIZE)
-    a = simulate_recordings(textures, seed=4, **kw)
-    b = simulate_recordings(textures, seed=4, **kw)
-    c = simulate_recordings(textures, seed=5, **kw)
+    a = simulate_recordings(texture_stimuli, seed=4, **kw)
+    b = simulate_recordings(texture_stimuli, seed=4, **kw)
+    c = simulate_recordings(texture_stimuli, seed=5, **kw)
     np.testing.assert_array_equal(a.values, b.values)
     assert not np.array_equal(a.values, c.values)
 
 
-def test_zero_contrast_gives_spontaneous_rate_and_rates_are_plausible(population):
+def test_zero_contrast_gives_spontaneous_rate_and_rates_are_plausible(v1v2_population):
     gray = np.full((2, 1, SIZE, SIZE), 0.5)
-    np.testing.assert_allclose(population.rates(gray), np.tile(population.units["baseline"], (2, 1)))
+    np.testing.assert_allclose(v1v2_population.rates(gray), np.tile(v1v2_population.units["baseline"], (2, 1)))
     # calibration: median mean evoked rate on pink noise is median_rate (spikes/s)
-    assert np.median(population.units["gain"]) == pytest.approx(population.median_rate, rel=0.35)
+    assert np.median(v1v2_population.units["gain"]) == pytest.approx(v1v2_population.median_rate, rel=0.35)
 
 
-def test_images_of_any_size_are_resampled(population):
+def test_images_of_any_size_are_resampled(v1v2_population):
     rng = np.random.default_rng(0)
     big = rng.random((3, 1, 80, 100))
     small = np.stack([resize_square(im[0], SIZE) for im in big])
-    np.testing.assert_allclose(population.rates(big), population.rates(small), rtol=1e-10)
+    np.testing.assert_allclose(v1v2_population.rates(big), v1v2_population.rates(small), rtol=1e-10)
 
 
 def test_smaller_stimulus_is_pasted_on_gray():
@@ -156,15 +150,15 @@ def test_bad_population_arguments(kwargs, match):
         SimulatedPopulation(**kwargs)
 
 
-def test_bad_images_are_refused(population, textures):
+def test_bad_images_are_refused(v1v2_population, texture_stimuli):
     with pytest.raises(ValueError, match="grayscale"):
-        population.rates(np.zeros((2, 3, SIZE, SIZE)))
+        v1v2_population.rates(np.zeros((2, 3, SIZE, SIZE)))
     with pytest.raises(ValueError, match="NaN"):
-        population.rates(np.full((1, SIZE, SIZE), np.nan))
+        v1v2_population.rates(np.full((1, SIZE, SIZE), np.nan))
     with pytest.raises(ValueError, match="n_repetitions"):
-        population.record(textures, n_repetitions=0)
+        v1v2_population.record(texture_stimuli, n_repetitions=0)
     with pytest.raises(TypeError, match="StimulusSet"):
-        population.record(np.zeros((2, SIZE, SIZE)))
+        v1v2_population.record(np.zeros((2, SIZE, SIZE)))
 
 
 @pytest.mark.parametrize("n_units", [{"V1": 3}, {"V2": 3}])

@@ -52,21 +52,11 @@ def _noinfo_population(n_units=20, n_families=5, n_samples=5, n_reps=6, seed=0):
     return _assembly(counts, sid, fam, kind, sample, rep)
 
 
-@pytest.fixture(scope="module")
-def recording():
-    """Simulated V1/V2 recording (analysis.simulate) on FreemanZiemba-layout stimuli.
-
-    Planted ground truth (see analysis.simulate): V1-like units see the power spectrum, which
-    a texture shares with its matched noise; V2-like units add a second-order (energy
-    co-variation) term that naturalistic textures drive more than noise. 4 families x 2 types
-    x 8 samples x 10 repetitions, 30 + 30 units, Poisson trial noise; labelled simulated.
-    """
-    from analysis.simulate import simulate_recordings
-    from analysis.texture_stimuli import texture_stimulus_set
-
-    stimuli = texture_stimulus_set(samples_per_family=8, size=32, seed=0, progress=False)
-    return simulate_recordings(stimuli, n_units={"V1": 30, "V2": 30}, n_repetitions=10,
-                               image_size=32, seed=0)
+# shared fixture (tests/conftest.py): simulated_recording, the simulated V1/V2 recording
+# (analysis.simulate) on FreemanZiemba-layout stimuli: 4 families x 2 types x 8 samples x 10
+# repetitions, 30 + 30 units, Poisson trial noise, labelled simulated. Planted ground truth:
+# V1-like units see the power spectrum, which a texture shares with its matched noise;
+# V2-like units add a second-order term that naturalistic textures drive more than noise.
 
 
 # --------------------------------------------------------------------------------------
@@ -122,9 +112,9 @@ def test_modulation_index_errors_and_undefined_policy():
         modulation_index(make_assembly(np.ones((2, 1, 3)), stimulus_id=["a", "b"]))
 
 
-def test_simulated_v2_is_more_texture_modulated_than_v1(recording):
-    assert recording.attrs["simulated"] == 1
-    table = modulation_table(recording)
+def test_simulated_v2_is_more_texture_modulated_than_v1(simulated_recording):
+    assert simulated_recording.attrs["simulated"] == 1
+    table = modulation_table(simulated_recording)
     overall = table[table["texture_family"] == "all"].groupby("population")["modulation_index"]
     med = overall.median()
     assert abs(med["V1"]) < 0.06            # V1 ≈ 0 (Freeman et al. 2013; planted)
@@ -135,12 +125,11 @@ def test_simulated_v2_is_more_texture_modulated_than_v1(recording):
     assert len(table[table["texture_family"] != "all"]) == 2 * 30 * 4
 
 
-def test_spectral_energy_model_layer_has_zero_modulation_index():
+def test_spectral_energy_model_layer_has_zero_modulation_index(small_texture_stimuli):
     # A layer that only sees the power spectrum — circular convolution, squaring, global
     # average: by Parseval its response is Σ_f |K(f)|²|X(f)|² / N², identical for a texture and
     # its spectrally matched (phase-randomized) noise, so its modulation index is exactly 0.
     from analysis.activations import extract
-    from analysis.texture_stimuli import texture_stimulus_set
 
     class Energy(torch.nn.Module):
         def forward(self, x):
@@ -149,8 +138,7 @@ def test_spectral_energy_model_layer_has_zero_modulation_index():
     torch.manual_seed(0)
     net = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 5, padding=2, padding_mode="circular",
                                               bias=False), Energy(), torch.nn.AdaptiveAvgPool2d(1))
-    stimuli = texture_stimulus_set(samples_per_family=3, size=32, seed=1, progress=False)
-    acts = extract(net, stimuli, ["2"], progress=False)
+    acts = extract(net, small_texture_stimuli, ["2"], progress=False)
     mi = modulation_index(acts["2"], per_family=True)
     np.testing.assert_allclose(mi.values, 0.0, atol=1e-5)
     table = modulation_table(acts)
@@ -210,8 +198,8 @@ def test_shrinkage_lda_estimator_standardizes_and_checks_input():
 # --------------------------------------------------------------------------------------
 
 
-def test_simulated_v2_decodes_family_better_than_v1(recording):
-    res = family_decoding(recording, population_sizes=[4, 30], n_draws=5, progress=False)
+def test_simulated_v2_decodes_family_better_than_v1(simulated_recording):
+    res = family_decoding(simulated_recording, population_sizes=[4, 30], n_draws=5, progress=False)
     assert set(res["kind"]) == {"family", "sample"}
     full = res[res["population_size"] == 30].set_index(["population", "kind"])
     acc = full["accuracy"]
@@ -298,8 +286,8 @@ def test_data_efficiency_compares_models_and_noise_is_at_chance():
         data_efficiency({"a": models["noise"], "b": other}, progress=False)
 
 
-def test_simulated_v2_is_more_data_efficient_than_v1(recording):
-    pops = {r: recording.sel(neuroid=recording["region"] == r) for r in ("V1", "V2")}
+def test_simulated_v2_is_more_data_efficient_than_v1(simulated_recording):
+    pops = {r: simulated_recording.sel(neuroid=simulated_recording["region"] == r) for r in ("V1", "V2")}
     res = data_efficiency(pops, n_train=[1, 2, 4], n_draws=20, progress=False)
     mean = res.groupby(["model", "n_train"])["accuracy"].mean()
     for n in (1, 2, 4):
@@ -312,10 +300,10 @@ def test_simulated_v2_is_more_data_efficient_than_v1(recording):
 # --------------------------------------------------------------------------------------
 
 
-def test_figures_are_labelled_with_units(recording):
+def test_figures_are_labelled_with_units(simulated_recording):
     import matplotlib.pyplot as plt
 
-    rec = recording.isel(neuroid=list(range(6)) + list(range(30, 36)))
+    rec = simulated_recording.isel(neuroid=list(range(6)) + list(range(30, 36)))
     ax = plot_modulation_index(rec)
     assert "unitless" in ax.get_xlabel() and [t.get_text() for t in ax.get_yticklabels()] == ["V1", "V2"]
     dec = family_decoding(rec, population_sizes=[2, 6], n_draws=2, kinds=("family",),
@@ -331,20 +319,20 @@ def test_figures_are_labelled_with_units(recording):
         plt.close(a.figure)
 
 
-def test_figures_leave_global_style_alone_and_draw_on_the_given_axes(recording):
+def test_figures_leave_global_style_alone_and_draw_on_the_given_axes(simulated_recording):
     import matplotlib
     import matplotlib.pyplot as plt
 
     before = dict(matplotlib.rcParams)
     fig, axes = plt.subplots(1, 2)
-    rec = recording.isel(neuroid=list(range(6)) + list(range(30, 36)))
+    rec = simulated_recording.isel(neuroid=list(range(6)) + list(range(30, 36)))
     assert plot_modulation_index(rec, ax=axes[1]) is axes[1]
     assert dict(matplotlib.rcParams) == before
     plt.close(fig)
 
 
-def test_results_do_not_depend_on_the_memory_chunking_of_draws(recording):
-    rec = recording.isel(neuroid=list(range(4)) + list(range(30, 34)))
+def test_results_do_not_depend_on_the_memory_chunking_of_draws(simulated_recording):
+    rec = simulated_recording.isel(neuroid=list(range(4)) + list(range(30, 34)))
     a = family_decoding(rec, population_sizes=[3], n_draws=4, progress=False)
     b = family_decoding(rec, population_sizes=[3], n_draws=4, max_batch_bytes=1, progress=False)
     pd.testing.assert_frame_equal(a, b)

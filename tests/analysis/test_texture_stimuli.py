@@ -63,28 +63,26 @@ def test_phase_randomize_seeds_and_tensors():
 
 
 # ------------------------------------------------------------------ texture stimulus sets
-@pytest.fixture(scope="module")
-def textures():
-    return texture_stimulus_set(samples_per_family=3, size=32, seed=0, progress=False)
+# shared fixture (tests/conftest.py): small_texture_stimuli, 4 families x 2 types x 3 samples, 32 px, seed 0
 
 
-def test_texture_set_layout_follows_freeman_ziemba(textures):
-    t = textures.table
-    assert len(textures) == 4 * 2 * 3
+def test_texture_set_layout_follows_freeman_ziemba(small_texture_stimuli):
+    t = small_texture_stimuli.table
+    assert len(small_texture_stimuli) == 4 * 2 * 3
     assert list(t.columns[:4]) == ["stimulus_id", "texture_family", "texture_type", "sample"]
     first = t.iloc[:6]
     assert list(first["texture_type"]) == ["texture"] * 3 + ["noise"] * 3
     assert list(first["sample"]) == [0, 1, 2, 0, 1, 2]
     assert list(t["texture_family"].unique()) == ["brick", "grass", "gravel", "reptile_skin"]
     assert t["stimulus_id"].iloc[0] == "brick-texture-00"
-    assert textures.attrs["texture_method"] == "source_crop" and textures.attrs["n_iter"] == 0
-    imgs = textures.load_images()
+    assert small_texture_stimuli.attrs["texture_method"] == "source_crop" and small_texture_stimuli.attrs["n_iter"] == 0
+    imgs = small_texture_stimuli.load_images()
     assert imgs.shape == (24, 1, 32, 32) and imgs.min() >= 0 and imgs.max() <= 1
 
 
-def test_texture_and_noise_pairs_share_amplitude_spectrum(textures):
-    imgs = textures.load_images()[:, 0].astype(np.float64)
-    t = textures.table
+def test_texture_and_noise_pairs_share_amplitude_spectrum(small_texture_stimuli):
+    imgs = small_texture_stimuli.load_images()[:, 0].astype(np.float64)
+    t = small_texture_stimuli.table
     for fam in t["texture_family"].unique():
         for j in range(3):
             a = imgs[(t["texture_family"] == fam) & (t["texture_type"] == "texture") & (t["sample"] == j)][0]
