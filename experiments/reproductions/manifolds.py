@@ -109,7 +109,7 @@ def _object_manifolds(run: Run, cfg: dict, device) -> dict:
 
     spec = cfg["object_recordings"]
     name, by = spec["dataset"], spec.get("by", "category_name")
-    real = S.load_real_dataset(name, run.log)
+    real = S.load_real_dataset(name, run.log, fallback="no object-manifold rows")
     if real is None:
         return {"source": None, "sections": [Section(
             "Object manifolds (V4, IT)",

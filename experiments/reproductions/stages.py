@@ -45,14 +45,14 @@ def savefig(fig, path: Path) -> str:
 REAL_LOADERS = {"FreemanZiemba2013": "load_freemanziemba2013", "MajajHong2015": "load_majajhong2015"}
 
 
-def load_real_dataset(name: str | None, log=print, **kwargs):
+def load_real_dataset(name: str | None, log=print, fallback: str = "using simulated recordings", **kwargs):
     """``(recording, stimulus set)`` of dataset ``name`` when its files are present, else ``None``.
 
     ``name`` is a key of :data:`REAL_LOADERS`; the files are looked up where the
     dataset's manifest says (``$NEUROMODELS_DATA/<name>/``, see ``docs/datasets.md``).
     A missing dataset is logged (with the loader's message naming the file) and gives
     ``None``, so the caller falls back to simulated recordings; a present but broken
-    one raises.
+    one raises. ``fallback`` ends the log line of a missing dataset.
     """
     if not name:
         return None
@@ -64,7 +64,7 @@ def load_real_dataset(name: str | None, log=print, **kwargs):
     try:
         recording, stimuli = getattr(datasets, REAL_LOADERS[name])(**kwargs)
     except datasets.DatasetError as err:
-        log(f"{name} not available locally ({str(err).splitlines()[0]}); using simulated recordings")
+        log(f"{name} not available locally ({str(err).splitlines()[0]}); {fallback}")
         return None
     recording.attrs["source"] = name
     stimuli.attrs["source"] = name
