@@ -17,8 +17,6 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-pytestmark = pytest.mark.slow
-
 BINS = np.arange(0, 250)  # 1-ms bins, as Brain-Score's FreemanZiemba2013 and MajajHong2015 files
 
 
@@ -128,6 +126,33 @@ def test_the_loaders_read_the_fixture_files(data_root, monkeypatch):
         load_real_dataset("Freeman", log=lambda *_: None)
 
 
+@pytest.mark.parametrize("layout", ["DTD", "folder of families", "folder of images"])
+def test_texture_sources_from_a_config(tmp_path, monkeypatch, layout):
+    """``stimuli.sources``: DTD (through its manifest), a folder of family sub-folders, a flat folder."""
+    from PIL import Image
+
+    from analysis.texture_stimuli import texture_stimulus_set
+    from experiments.reproductions.stages import texture_sources
+
+    rng = np.random.default_rng(3)
+    root = {"DTD": tmp_path / "DTD" / "dtd" / "images"}.get(layout, tmp_path / "textures")
+    for family in ("banded", "dotted"):
+        if layout == "folder of images":
+            root.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(rng.integers(0, 256, (80, 90, 3), dtype=np.uint8)).save(root / f"{family}.png")
+            continue
+        (root / family).mkdir(parents=True)
+        for i in range(2):
+            Image.fromarray(rng.integers(0, 256, (80, 90, 3), dtype=np.uint8)).save(root / family / f"{i}.jpg")
+    monkeypatch.setenv("NEUROMODELS_DATA", str(tmp_path))
+    sources, label = texture_sources("DTD" if layout == "DTD" else str(root), size=32)
+    assert label == ("DTD" if layout == "DTD" else f"textures from {root}")
+    stim = texture_stimulus_set(sources, samples_per_family=2, size=32, progress=False)
+    assert sorted(stim.table["texture_family"].unique()) == ["banded", "dotted"]
+    assert texture_sources("bundled", 32) == (None, "bundled textures")
+
+
+@pytest.mark.slow
 def test_texture_model_runs_on_freeman_ziemba_files(data_root, tmp_path, monkeypatch):
     monkeypatch.setenv("NEUROMODELS_DATA", str(data_root))
     from experiments.reproductions import run_reproduction
@@ -152,6 +177,7 @@ def test_texture_model_runs_on_freeman_ziemba_files(data_root, tmp_path, monkeyp
     assert set(metrics.loc[metrics["metric"] == "ceiling", "source"]) == {"FreemanZiemba2013"}
 
 
+@pytest.mark.slow
 def test_manifolds_scores_freeman_ziemba_and_majaj_hong(data_root, tmp_path, monkeypatch):
     monkeypatch.setenv("NEUROMODELS_DATA", str(data_root))
     from experiments.reproductions import run_reproduction
