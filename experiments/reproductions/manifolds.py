@@ -28,6 +28,8 @@ QUANTITIES = {
     "radius": "manifold radius R_M",
     "dimension": "manifold dimension D_M",
     "center_alignment": "center alignment (mean |cos|)",
+    "axis_alignment": "axis alignment (covariance overlap)",
+    "center_axis_alignment": "center–axis alignment",
 }
 
 
@@ -94,8 +96,14 @@ def _geometry(run: Run, cfg: dict, device) -> dict:
     untrained = [m for m in acts if m not in trained and m not in ("steerable_v1", "gabor_v1")]
     reading = (f"Trained models: {', '.join(trained) or 'none'}; fixed front ends: steerable_v1, gabor_v1"
                + (f"; untrained (random weights): {', '.join(untrained)}" if untrained else "") + ". " +"Mean-field capacity, radius and dimension of the texture-family manifolds (naturalistic "
-               "images only; centers decorrelated as in the reference method), and center alignment. "
+               "images only; centers decorrelated as in the reference method), and their alignment. "
                "Higher capacity means families are easier to separate linearly with few units. "
+               "Center alignment is the mean |cos| between family centers (1: collinear, 0: orthogonal); "
+               "axis alignment is the normalised overlap of two families' covariances, "
+               "⟨C_μ, C_ν⟩_F / (‖C_μ‖_F‖C_ν‖_F) (1: they vary along the same directions with the same relative "
+               "variances, 0: in orthogonal subspaces; independent of any choice of axes); center–axis alignment "
+               "is the share of one family's variance along another family's center direction, "
+               "ĉ_μᵀC_νĉ_μ / tr C_ν (high values: variability that moves families toward each other). "
                + ("Recorded regions: " + ", ".join(f"{r['layer']} α = {r['capacity']:.3f}" for _, r in rec.iterrows())
                   + "." if len(rec) else ""))
     return {"metrics": metrics, "headlines": heads,
