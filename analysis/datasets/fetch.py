@@ -233,6 +233,8 @@ def fetch(name: str | Manifest, timeout: float = DEFAULT_TIMEOUT, progress: bool
 
     Examples
     --------
+    Not run as a doctest: it downloads (the tests are offline).
+
     >>> from analysis.datasets import fetch
     >>> fetch("MNIST", progress=False)  # doctest: +SKIP
     PosixPath('/home/me/.cache/neuromodels/MNIST')

@@ -64,6 +64,8 @@ def load(name: str | Manifest, **kwargs):
 
     Examples
     --------
+    Not run as a doctest: it needs the DTD files on disk (``fetch("DTD")``).
+
     >>> from analysis.datasets import load
     >>> stimuli = load("DTD", size=64, max_per_class=4)  # doctest: +SKIP
     """

@@ -9,6 +9,8 @@ atomic, checksummed checkpoints that resume to the same result; per-step metrics
 
 Examples
 --------
+Not run as a doctest: it trains for minutes and writes ``runs/demo``.
+
 >>> from neuromodels.training import train, load_model
 >>> result = train("neuromodels/configs/lcl_v2_quick.yaml", ["run.out_dir=runs/demo"])  # doctest: +SKIP
 >>> model = load_model("runs/demo")                                                    # doctest: +SKIP

@@ -323,6 +323,8 @@ def load_model(path: str | Path, map_location="cpu"):
 
     Examples
     --------
+    Not run as a doctest: it needs a finished training run in ``runs/lcl_v2_quick``.
+
     >>> model = load_model("runs/lcl_v2_quick")          # doctest: +SKIP
     >>> model.stage_outputs(images)                       # doctest: +SKIP
     """

@@ -786,6 +786,8 @@ def train(config, overrides: list[str] | None = None, *, resume: bool = False, d
 
     Examples
     --------
+    Not run as a doctest: it trains and writes a run folder (``tests/neuromodels/test_training.py`` does).
+
     >>> result = train("neuromodels/configs/lcl_v2_quick.yaml", ["schedule.steps=2"])  # doctest: +SKIP
     >>> result.losses()[-1] < result.losses()[0]                                       # doctest: +SKIP
     True
