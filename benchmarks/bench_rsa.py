@@ -1,4 +1,4 @@
-RSA against rsatoolbox 0.3.2: RDM computation and RDM comparison of two stacks.
+"""RSA against rsatoolbox 0.3.2: RDM computation and RDM comparison of two stacks.
 
 Both run in this process on the same float64 data; the tables report the best of
 ``repeats`` wall-clock times, the speed-up and the largest absolute difference
