@@ -52,8 +52,10 @@ def _measured_extent(model, size=96):
 def test_lcl_v2_matches_measured_gradient_support(normalization):
     # no norm: conv5 -> 5; pool 3/2 -> 7 (jump 2); conv3 -> 7+2*2 = 11; pool 2/2 -> 11+1*2 = 13 (jump 4)
     # norm (k3): 5; 7; norm -> 7+2*2 = 11; conv3 -> 15; pool -> 17; norm -> 17+2*4 = 25
+    # the input gain control is off here: its Gaussian surround sets each pixel's gain and
+    # widens the gradient support on purpose; it is not part of the classical field (next test)
     model = LCLV2(channels=(3, 2), kernel_sizes=(5, 3), pool_sizes=(3, 2), pool_strides=2,
-                  pooling="avg", normalization=normalization, norm_kernel=3).double()
+                  pooling="avg", normalization=normalization, norm_kernel=3, input_normalization=False).double()
     for stage in model.stages:  # every rectifier active, so every input in the field has an effect
         nn.init.constant_(stage.conv.bias, 50.0)
         nn.init.uniform_(stage.conv.weight, 0.5, 1.0)
@@ -61,6 +63,15 @@ def test_lcl_v2_matches_measured_gradient_support(normalization):
     rf = model.receptive_fields()["stages.1"]
     assert (rf.size, rf.stride) == (expected, 4)
     assert _measured_extent(model) == expected
+
+
+def test_input_gain_control_is_a_pointwise_step_of_the_classical_field():
+    kw = dict(channels=(3, 2), kernel_sizes=(5, 3), pool_sizes=(3, 2), pool_strides=2, pooling="avg")
+    with_gain, without = LCLV2(**kw), LCLV2(**kw, input_normalization=False)
+    assert with_gain.receptive_fields() == without.receptive_fields()
+    from neuromodels.layers import LuminanceContrastNormalization
+
+    assert LuminanceContrastNormalization().receptive_field_step() == ReceptiveField(1, 1)
 
 
 def test_unknown_layer_is_an_error():
