@@ -248,6 +248,9 @@ class RunConfig:
         Show a tqdm progress bar (rank 0).
     count_flops
         Count the FLOPs of the first step of each phase (``FlopCounterMode``).
+    tensorboard
+        Also write the per-step metrics to TensorBoard event files in
+        ``<out_dir>/tensorboard`` (needs the optional ``tensorboard`` package).
     model_modules
         Extra modules to import before building the model (to register your own
         models or losses).
@@ -263,6 +266,7 @@ class RunConfig:
     deterministic: bool = True
     progress: bool = True
     count_flops: bool = True
+    tensorboard: bool = False
     model_modules: list[str] = field(default_factory=list)
 
 

@@ -87,7 +87,7 @@ class TrainingInterrupted(RuntimeError):
 
 #: config keys that a resumed run may change freely: they do not change what is computed
 RUN_NEUTRAL_KEYS = ("run.out_dir", "run.progress", "run.count_flops", "run.checkpoint_every",
-                    "run.keep_checkpoints", "data.num_workers")
+                    "run.keep_checkpoints", "run.tensorboard", "data.num_workers")
 
 
 def _flatten(values, prefix: str = "") -> dict:
@@ -621,7 +621,8 @@ class _Trainer:
             np.random.seed((cfg.run.seed + ctx.rank) % 2**32)
             random.seed(cfg.run.seed + ctx.rank)
         self.opt_key, self.phase = None, None
-        metrics = MetricsLogger(self.run_dir, keep_until=start if state else None, enabled=ctx.is_main)
+        metrics = MetricsLogger(self.run_dir, keep_until=start if state else None, enabled=ctx.is_main,
+                                tensorboard=cfg.run.tensorboard)
         history = read_metrics(self.run_dir) if ctx.is_main else []
         last_ckpt = path if state is not None else None
         counted = set()
