@@ -145,8 +145,10 @@ def _conv_flops(model, x, upto):
 
 
 def test_flops_per_step_match_the_convolution_count(tmp_path):
-    lw = _lcl(tmp_path, "schedule.steps=1", "run.checkpoint_every=0", "augment.deform=true", out="lw")
-    e2e = _lcl(tmp_path, "schedule.steps=1", "run.checkpoint_every=0",
+    # stage convolutions only: no input gain control (fixed convolutions), a global embedding (small loss products)
+    plain = ["model_config.input_normalization=false", "model_config.embedding=global"]
+    lw = _lcl(tmp_path, "schedule.steps=1", "run.checkpoint_every=0", "augment.deform=true", *plain, out="lw")
+    e2e = _lcl(tmp_path, "schedule.steps=1", "run.checkpoint_every=0", *plain,
                name="lcl_v2_end_to_end_quick.yaml", out="e2e")
     model = neuromodels.build_model("lcl_v2", channels=[8, 16])
     f1, f2 = _conv_flops(model, torch.rand(32, 1, 32, 32), 2)  # 16 patches x 2 views
