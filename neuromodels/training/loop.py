@@ -520,6 +520,12 @@ class _Trainer:
             log.warning("--resume: no config recorded with %s; cannot check that the run is unchanged", path.name)
             return
         changes = config_changes(old, config_to_dict(cfg))
+        if "run.device" in changes:  # 'auto' and the device it picks here are the same device
+            here = "cuda" if torch.cuda.is_available() else "cpu"
+            a, b = (here if d == "auto" else d for d in changes["run.device"])
+            if a == b:
+                del changes["run.device"]
+
         def allowed(key: str) -> bool:
             return any(key == a or key.startswith(a + ".") for a in (*RUN_NEUTRAL_KEYS, *self.allow_change))
         refused = {k: v for k, v in changes.items() if not allowed(k)}
