@@ -58,6 +58,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from analysis._display import html_summary, short_repr
 from analysis._manifolds import anchor_points, as_manifolds, gaussian_samples, prepare_manifolds
 
 __all__ = ["ManifoldAlignmentResult", "manifold_alignment", "covariance_overlap"]
@@ -144,6 +145,15 @@ class ManifoldAlignmentResult:
             "principal_angle": self.principal_angle,
             "subspace_overlap": self.subspace_overlap,
         }
+
+    def __repr__(self) -> str:
+        s = self.summary()
+        return short_repr(self, {"P": len(self.labels), **{k: s[k] for k in (
+            "center_alignment", "axis_alignment", "center_axis_alignment", "principal_angle")}})
+
+    def _repr_html_(self) -> str:
+        return html_summary(self, {"manifolds (P)": len(self.labels), **self.summary()},
+                            note="means over pairs of manifolds; principal angle in degrees")
 
     def to_dataframe(self) -> pd.DataFrame:
         """Tidy table, one row per ordered pair μ ≠ ν (``manifold_a``, ``manifold_b``, measures)."""

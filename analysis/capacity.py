@@ -65,6 +65,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from analysis._display import html_summary, short_repr
 from analysis._manifolds import (
     PreparedManifolds,
     anchor_geometry,
@@ -153,6 +154,14 @@ class ManifoldCapacityResult:
             "kappa": self.kappa,
             "n_manifolds": len(self.labels),
         }
+
+    def __repr__(self) -> str:
+        return short_repr(self, {"P": len(self.labels), **{k: v for k, v in self.summary().items()
+                                                            if k not in ("n_manifolds", "residual_center_correlation")}})
+
+    def _repr_html_(self) -> str:
+        return html_summary(self, {"manifolds (P)": len(self.labels), **self.summary(), "n_t": self.n_t},
+                            self.to_dataframe())
 
     def to_dataframe(self) -> pd.DataFrame:
         """One row per manifold: ``manifold, capacity, radius, dimension, span, kappa``."""

@@ -55,6 +55,7 @@ from analysis._regression import (
     pearson_columns,
     regression_name,
 )
+from analysis._display import html_summary, short_repr
 from analysis._splits import repetition_halves, shuffle_splits
 from analysis.assemblies import (
     NEUROID,
@@ -263,6 +264,19 @@ class PredictivityResult:
 
     def __float__(self) -> float:
         return float(self.score)
+
+    def _display_items(self) -> dict:
+        return {"score": self.score, "error": self.error, "regression": self.regression,
+                "n_splits": len(self.per_split), "n_neuroids": int(self.per_neuroid.sizes[NEUROID]),
+                "simulated": self.simulated}
+
+    def __repr__(self) -> str:
+        return short_repr(self, self._display_items())
+
+    def _repr_html_(self) -> str:
+        return html_summary(self, self._display_items(),
+                            note="held-out Pearson r: median over neuroids, mean over splits ± s.e.m."
+                            + (" (simulated data)" if self.simulated else ""))
 
     def as_score(self) -> Score:
         """The score as a :class:`Score` (float with ``.error``, ``.values``, ``.raw``)."""
@@ -583,6 +597,17 @@ class LayerScores:
 
     def to_dataframe(self) -> pd.DataFrame:
         return self.table.copy()
+
+    def __repr__(self) -> str:
+        best = {str(r["region"]): f"{r['best_layer']} {r['score']:.3g}±{r['error']:.2g}"
+                for _, r in self.summary.iterrows()} if {"region", "best_layer"} <= set(self.summary.columns) else {}
+        return short_repr(self, {**best, "layers": int(self.table["layer"].nunique()) if "layer" in self.table
+                                 else len(self.table), "simulated": self.simulated})
+
+    def _repr_html_(self) -> str:
+        return html_summary(self, {"regions": len(self.summary), "layers": int(self.table["layer"].nunique())
+                                   if "layer" in self.table else len(self.table), "simulated": self.simulated},
+                            self.summary, note="best layer per region, chosen on training stimuli only")
 
     def plot(self, ax=None):
         """Score against layer per region (:func:`analysis.plot.comparison.plot_layer_scores`)."""

@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from analysis._display import html_summary
+
 __all__ = [
     "StimulusSet",
     "as_image",
@@ -329,6 +331,16 @@ class StimulusSet:
         where = "in memory" if self.images is not None else "on disk"
         return (f"StimulusSet({self.name!r}, {len(self)} stimuli, {self.visual_degrees:g} deg, "
                 f"images {where}, metadata {cols})")
+
+    def _repr_html_(self) -> str:
+        items = {"name": self.name, "stimuli": len(self), "visual degrees": self.visual_degrees,
+                 "images": "in memory" if self.images is not None else "on disk"}
+        if self.images is not None:
+            items["image shape (C, H, W)"] = "×".join(str(s) for s in self.images.shape[1:])
+        for c in self.table.columns:
+            if c not in ("stimulus_id", "path") and not pd.api.types.is_numeric_dtype(self.table[c]):
+                items[f"{c} values"] = self.table[c].nunique()
+        return html_summary(self, items, self.table, full_table=".table")
 
     def subset(self, selector) -> "StimulusSet":
         """Rows selected by a boolean mask or a list of stimulus ids (in that order)."""

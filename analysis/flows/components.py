@@ -14,6 +14,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from analysis._display import html_summary, short_repr
+
 from .jacobian import jacobians
 from .models import FittedFlow, check_points
 
@@ -54,6 +56,18 @@ class LocalComponents:
     def unit_directions(self) -> Tensor:
         """``directions`` normalized to unit length, shape (n, d, d)."""
         return self.directions / self.scales.unsqueeze(-1)
+
+    def _display_items(self) -> dict:
+        n, d = self.scales.shape
+        return {"points": n, "dims": d, **{f"mean scale {k}": float(v)
+                                             for k, v in enumerate(self.scales.detach().mean(0).cpu()[:4])}}
+
+    def __repr__(self) -> str:
+        return short_repr(self, self._display_items())
+
+    def _repr_html_(self) -> str:
+        return html_summary(self, self._display_items(), note="local standard deviations 1/s_k in data units, "
+                            "component 0 the largest")
 
     def to_dataframe(self):
         """Tidy table: one row per (point, component) with scale and coordinate."""
