@@ -11,7 +11,8 @@ A weights file has the layout of a trainer checkpoint reduced to the model:
 ``{"model": state_dict, "model_name": str, "model_config": dict}``, so anything that
 takes a checkpoint (``load_lcl_v2``, the Brain-Score exporter) takes ``entry.path``.
 :func:`save_weights` writes one from a trained model (atomically) and returns its
-hash; files load with ``torch.load(weights_only=True)`` only.
+hash; files are read by the toolkit's one checkpoint reader (nothing but tensors and
+plain values is unpickled).
 
 Shipped files live in ``neuromodels/pretrained/`` (package data). No entry is
 shipped yet: the ``cpu``-preset runs that make them have not been run
@@ -128,11 +129,12 @@ class Weights:
         return path
 
     def get_state_dict(self) -> dict:
-        """The verified state dict (loaded with ``weights_only=True``)."""
+        """The verified state dict, read by the toolkit's one checkpoint reader
+        (:func:`neuromodels.training.checkpoints.read_checkpoint`: tensors and plain values only)."""
+        from .training.checkpoints import read_checkpoint
+
         path = self.verify()
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        if not isinstance(state, dict) or "model" not in state:
-            raise ValueError(f"{path} is not a weights file (expected a dict with a 'model' state dict)")
+        state = read_checkpoint(path, require_checksum=False, required=("model",))
         if state.get("model_name", self.model) != self.model:
             raise ValueError(f"{path} holds weights of {state['model_name']!r}, its entry says {self.model!r}")
         return state["model"]
