@@ -27,6 +27,7 @@ import sys
 from pathlib import Path
 
 from ..command_line import add_debug_flag, run_command
+from ..data import IMAGE_EXTENSIONS
 from .export import REGIONS, PluginExportError, export_plugin, read_checkpoint, rebuild_model, zip_plugin
 
 
@@ -35,7 +36,8 @@ def _stimulus_table(path: Path):
     import pandas as pd
 
     if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.suffix.lower() in {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"})
+        suffixes = {e.lower() for e in IMAGE_EXTENSIONS}  # the package's one image-suffix list
+        files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in suffixes)
         if not files:
             raise PluginExportError(f"no image files in {path}")
         return pd.DataFrame({"stimulus_id": [p.stem for p in files], "path": [str(p) for p in files]})
