@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from .provenance import format_flops
-from .runner import Headline, Run, atomic_write_text, _to_jsonable
+from .runner import Headline, Run, atomic_write_text, to_jsonable
 
 __all__ = ["write_report", "headline_table"]
 
@@ -37,13 +37,13 @@ def write_report(run: Run, title: str, intro: str, provenance: dict) -> Path:
     df = pd.DataFrame(rows)
     csv_text = df.to_csv(index=False) if len(df) else ""
     atomic_write_text(run.out / "metrics.csv", csv_text)
-    atomic_write_text(run.out / "metrics.json", json.dumps(_to_jsonable(rows), indent=2))
+    atomic_write_text(run.out / "metrics.json", json.dumps(to_jsonable(rows), indent=2))
     total_wall = sum(run.timings.values())
     total_flops = sum(run.flops.values())
     prov = {**provenance, "wall_time_s": round(total_wall, 2), "training_flops": total_flops,
             "stage_wall_s": {k: round(v, 2) for k, v in run.timings.items()},
             "stage_training_flops": run.flops}
-    atomic_write_text(run.out / "provenance.json", json.dumps(_to_jsonable(prov), indent=2))
+    atomic_write_text(run.out / "provenance.json", json.dumps(to_jsonable(prov), indent=2))
 
     simulated = any("simulated" in h.source for h in run.headlines())
     parts = [f"# {title}", "", intro, ""]
@@ -71,5 +71,5 @@ def write_report(run: Run, title: str, intro: str, provenance: dict) -> Path:
             parts += [f"![{sec.title}]({rel.as_posix()})", ""]
         if sec.table:
             parts += [sec.table, ""]
-    parts += ["## Provenance", "", "```json", json.dumps(_to_jsonable(prov), indent=2), "```", ""]
+    parts += ["## Provenance", "", "```json", json.dumps(to_jsonable(prov), indent=2), "```", ""]
     return atomic_write_text(run.out / "report.md", "\n".join(parts))

@@ -17,9 +17,9 @@ __all__ = [
 
 
 def save_json(path: Path, obj) -> Path:
-    from .runner import _to_jsonable, atomic_write_text
+    from .runner import to_jsonable, atomic_write_text
 
-    return atomic_write_text(path, json.dumps(_to_jsonable(obj), indent=2))
+    return atomic_write_text(path, json.dumps(to_jsonable(obj), indent=2))
 
 
 def save_stimulus_set(stimuli: StimulusSet, folder: Path) -> Path:

@@ -24,7 +24,7 @@ from typing import Any, Callable
 
 from neuromodels.training.checkpoints import atomic_write_text  # the toolkit's one atomic writer
 
-__all__ = ["Run", "Section", "Headline", "atomic_write_text", "config_hash"]
+__all__ = ["Run", "Section", "Headline", "atomic_write_text", "config_hash", "to_jsonable"]
 
 
 def config_hash(config: dict) -> str:
@@ -35,7 +35,7 @@ def config_hash(config: dict) -> str:
     >>> config_hash({"seed": 0, "a": 1}) == config_hash({"a": 1, "seed": 0}) != config_hash({"a": 1, "seed": 1})
     True
     """
-    text = json.dumps(_to_jsonable(config), sort_keys=True, separators=(",", ":"))
+    text = json.dumps(to_jsonable(config), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -61,13 +61,14 @@ class Section:
     table: str | None = None  # markdown table, optional
 
 
-def _to_jsonable(obj: Any) -> Any:
+def to_jsonable(obj: Any) -> Any:
+    """``obj`` with numpy values, paths, sections and headlines turned into JSON types (stage records, configs)."""
     import numpy as np
 
     if isinstance(obj, dict):
-        return {str(k): _to_jsonable(v) for k, v in obj.items()}
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_to_jsonable(v) for v in obj]
+        return [to_jsonable(v) for v in obj]
     if isinstance(obj, (np.floating, np.integer)):
         return obj.item()
     if isinstance(obj, np.ndarray):
@@ -75,7 +76,7 @@ def _to_jsonable(obj: Any) -> Any:
     if isinstance(obj, Path):
         return str(obj)
     if isinstance(obj, (Headline, Section)):
-        return {"__kind__": type(obj).__name__, **_to_jsonable(obj.__dict__)}
+        return {"__kind__": type(obj).__name__, **to_jsonable(obj.__dict__)}
     return obj
 
 
@@ -119,14 +120,14 @@ class Run:
         self.flops: dict[str, float] = {}
         self.config_sha256 = config_hash(config)
         self._check_same_config(config)
-        atomic_write_text(self.out / "config.json", json.dumps(_to_jsonable(config), indent=2))
+        atomic_write_text(self.out / "config.json", json.dumps(to_jsonable(config), indent=2))
 
     def _check_same_config(self, config: dict) -> None:
         """Refuse to resume a folder whose finished stages were computed with another config."""
         old_path = self.out / "config.json"
         if not old_path.exists() or not any((self.out / "stages").glob("*.json")):
             return
-        old, new = json.loads(old_path.read_text()), json.loads(json.dumps(_to_jsonable(config)))
+        old, new = json.loads(old_path.read_text()), json.loads(json.dumps(to_jsonable(config)))
         if old != new:
             keys = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
             raise ValueError(
@@ -169,7 +170,7 @@ class Run:
         record["_wall_s"] = wall
         record["_config_sha256"] = self.config_sha256
         record.setdefault("_flops", 0.0)
-        atomic_write_text(rec_path, json.dumps(_to_jsonable(record), indent=2))
+        atomic_write_text(rec_path, json.dumps(to_jsonable(record), indent=2))
         self.records[name] = record
         self.timings[name] = wall
         self.flops[name] = float(record["_flops"])
