@@ -17,7 +17,8 @@ imported on first use so that ``import analysis`` stays light):
 - ``capacity``: manifold_capacity, simulated_capacity, manifold_geometry_by_layer,
   manifold_geometry_by_region
 - ``alignment``: manifold_alignment
-- ``texture``: modulation_index, family_decoding, data_efficiency
+- ``texture``: modulation_index, family_decoding, spatial_average, live_units
+- ``few_shot``: data_efficiency
 - ``distortions``: distort, register_distortion (a registry of parametric image distortions)
 - ``robustness``: model_trials, ood_accuracy
 - ``error_consistency``: human_error_consistency, read_human_trials, expected_consistency
@@ -44,7 +45,8 @@ _API = {
     "capacity": ["manifold_capacity", "simulated_capacity", "manifold_geometry_by_layer",
                  "manifold_geometry_by_region"],
     "alignment": ["manifold_alignment"],
-    "texture": ["modulation_index", "family_decoding", "data_efficiency"],
+    "texture": ["modulation_index", "family_decoding", "spatial_average", "live_units"],
+    "few_shot": ["data_efficiency"],
     "distortions": ["distort", "register_distortion"],
     "robustness": ["model_trials", "ood_accuracy"],
     "error_consistency": ["human_error_consistency", "read_human_trials", "expected_consistency"],

@@ -1,18 +1,20 @@
-"""Texture selectivity and texture classification of populations and model layers.
+"""Texture selectivity and texture-family decoding of populations and model layers.
 
-Three analyses of responses to naturalistic textures and spectrally matched noise
-(the FreemanZiemba2013 layout: families × {``'texture'``, ``'noise'``} × samples ×
+Analyses of responses to naturalistic textures and spectrally matched noise (the
+FreemanZiemba2013 layout: families × {``'texture'``, ``'noise'``} × samples ×
 repetitions, see :func:`analysis.texture_stimuli.texture_stimulus_set`):
 
 - :func:`modulation_index` — per unit, ``(r_texture − r_noise) / (r_texture + r_noise)``
   (Freeman et al. 2013), per family and overall;
 - :func:`family_decoding` — cross-validated linear decoding of texture family across
   samples and of sample within family, against population size (Ziemba et al. 2016);
-- :func:`data_efficiency` — accuracy of a linear classifier of texture family against
-  the number of training images per class, for any set of models or populations
-  (Parthasarathy & Simoncelli 2020).
+- :func:`spatial_average` and :func:`live_units` — a model layer's texture
+  representation (each channel averaged over positions) and its responsive units.
 
-All three take assemblies (:mod:`analysis.assemblies`): recordings and model
+Data efficiency (family classification from few training images per class;
+Parthasarathy & Simoncelli 2020) is :func:`analysis.few_shot.data_efficiency`.
+
+All take assemblies (:mod:`analysis.assemblies`): recordings and model
 activations alike. Their figures are in :mod:`analysis.plot.texture`. The linear
 decoder is a shrinkage linear discriminant computed in torch, batched over random
 subpopulations / draws, on ``device`` (:mod:`analysis._lda`, also offered as the
@@ -47,7 +49,6 @@ __all__ = [
     "modulation_index",
     "modulation_table",
     "family_decoding",
-    "data_efficiency",
     "spatial_average",
     "live_units",
 ]
@@ -522,129 +523,6 @@ def _cross_validated_correct(data: torch.Tensor, units: torch.Tensor, groups, n_
                 correct[sl] += (pred == y_te).sum(1).to(torch.float64)
                 n_test += len(te)
     return correct.cpu().numpy(), n_test
-
-
-# --------------------------------------------------------------------------------------
-# Data efficiency (texture-family classification with few training images)
-# --------------------------------------------------------------------------------------
-
-
-def data_efficiency(
-    assemblies,
-    n_train: Sequence[int] = (1, 2, 5, 10),
-    n_draws: int = 20,
-    label: str = "texture_family",
-    texture_type: str | None = TEXTURE,
-    shrinkage: float = 0.1,
-    standardize: bool = True,
-    seed: int = 0,
-    device=None,
-    max_batch_bytes: float = 2**28,
-    progress: bool = True,
-) -> pd.DataFrame:
-    """Texture-family classification accuracy against training images per class.
-
-    For each model (or population) and each n in ``n_train``, ``n_draws`` times:
-    draw n training images of every class at random (seeded; the same draws for
-    every model, so models are compared on identical splits), train the linear
-    decoder (:mod:`analysis._lda`, z-scored features) and test it on all remaining
-    images. Responses are first averaged over repetitions (the unit is an image).
-    This is the data-efficiency evaluation of Parthasarathy & Simoncelli (2020):
-    a representation that makes texture families linearly separable from few
-    examples has high accuracy at small n.
-
-    Parameters
-    ----------
-    assemblies : assembly or mapping {name: assembly}
-        e.g. ``{"texture_model": extract(...)["v2"], "resnet50.layer2": ...}``; all
-        must hold the same stimulus ids.
-    n_train : sequence of int
-        Training images per class; each must leave ≥ 1 test image in every class.
-    n_draws : int
-    label : str
-        Presentation coord holding the class (default ``texture_family``).
-    texture_type : {'texture', 'noise'} or None
-        Use only this stimulus type when the coord exists (default naturalistic).
-    shrinkage, standardize : see :func:`family_decoding`
-    seed : int
-    device : torch device, optional
-    max_batch_bytes : float
-        Memory budget of one batch of draws (draws are solved in chunks).
-    progress : bool
-
-    Returns
-    -------
-    pandas.DataFrame
-        Columns ``model, n_train, draw, accuracy, n_correct, n_test, chance``.
-    """
-    shrinkage = check_shrinkage(shrinkage)
-    models = assemblies if isinstance(assemblies, Mapping) else \
-        {str(assemblies.attrs.get("source", "model")): assemblies}
-    if not models:
-        raise ValueError("data_efficiency needs at least one assembly")
-    prepared = {}
-    reference_ids = None
-    for name, asm in models.items():
-        _check_assembly(asm, "data_efficiency", [label])
-        asm = average_repetitions(asm)
-        if texture_type is not None and "texture_type" in asm.coords:
-            asm = asm.isel({PRESENTATION: np.flatnonzero(
-                asm["texture_type"].values.astype(str) == texture_type)})
-        order = np.argsort(asm["stimulus_id"].values.astype(str), kind="stable")
-        asm = asm.isel({PRESENTATION: order})
-        ids = asm["stimulus_id"].values.astype(str)
-        if reference_ids is None:
-            reference_ids = ids
-            classes, y = _codes(asm[label].values)
-        elif not np.array_equal(ids, reference_ids):
-            raise ValueError(
-                f"assembly {name!r} holds different stimuli than the first one; data_efficiency "
-                f"compares models on the same images (align them first)"
-            )
-        prepared[name] = asm.values
-    if reference_ids is None or len(reference_ids) == 0:
-        raise ValueError("no stimuli left to classify (check texture_type)")
-    counts = np.bincount(y)
-    if len(classes) < 2:
-        raise ValueError(f"need at least two classes in {label!r}; got {classes.tolist()}")
-    n_train = sorted({int(n) for n in n_train})
-    if n_train[0] < 1 or n_train[-1] >= counts.min():
-        raise ValueError(
-            f"n_train values must lie in [1, {counts.min() - 1}]: the smallest class has "
-            f"{counts.min()} images and at least one must be left for testing; got {n_train}"
-        )
-    rng = np.random.default_rng(seed)
-    by_class = [np.flatnonzero(y == k) for k in range(len(classes))]
-    splits = {}
-    for n in n_train:
-        tr, te = [], []
-        for _ in range(n_draws):
-            perm = [rng.permutation(ix) for ix in by_class]
-            tr.append(np.concatenate([p[:n] for p in perm]))
-            te.append(np.concatenate([p[n:] for p in perm]))
-        splits[n] = (np.stack(tr), np.stack(te))
-    dev = _device(device)
-    chance = 1.0 / len(classes)
-    rows = []
-    jobs = [(name, n) for name in prepared for n in n_train]
-    for name, n in _progress(jobs, progress, "data efficiency"):
-        data = torch.as_tensor(prepared[name], dtype=torch.float64, device=dev)
-        tr, te = splits[n]
-        y_tr = torch.as_tensor(y[tr[0]], device=dev)
-        y_te = torch.as_tensor(y[te[0]], device=dev)
-        per_draw = 8.0 * data.shape[1] * (tr.shape[1] + te.shape[1]) * 3
-        chunk = max(1, int(max_batch_bytes // per_draw))
-        for start in range(0, n_draws, chunk):
-            sl = slice(start, min(n_draws, start + chunk))
-            tr_i = torch.as_tensor(tr[sl], device=dev)
-            te_i = torch.as_tensor(te[sl], device=dev)
-            pred = decode(data[tr_i], y_tr, data[te_i], len(classes), shrinkage, standardize)
-            n_correct = (pred == y_te).sum(1).cpu().numpy()
-            for d, c in zip(range(sl.start, sl.stop), n_correct):
-                rows.append({"model": name, "n_train": n, "draw": d,
-                             "accuracy": c / te.shape[1], "n_correct": int(c),
-                             "n_test": te.shape[1], "chance": chance})
-    return pd.DataFrame(rows)
 
 
 # --------------------------------------------------------------------------------------

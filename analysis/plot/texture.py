@@ -124,7 +124,7 @@ def plot_data_efficiency(table: pd.DataFrame, ax=None, hue: str = "model"):
 
     Parameters
     ----------
-    table : pandas.DataFrame from :func:`analysis.texture.data_efficiency`
+    table : pandas.DataFrame from :func:`analysis.few_shot.data_efficiency`
     ax : matplotlib Axes, optional
     hue : str
         Column naming the curves.

@@ -76,7 +76,7 @@ def _claims(run: Run, cfg: dict, device) -> dict:
     import torch
 
     import neuromodels
-    from analysis.texture import data_efficiency
+    from analysis.few_shot import data_efficiency
 
     from ..claims import evaluate_claim
     from .texture_measures import measure_layers, summary_rows
@@ -164,7 +164,7 @@ def _last_layer(acts: dict) -> str:
 
 def _data_efficiency(run: Run, cfg: dict, device) -> dict:
     from analysis.plot.texture import plot_data_efficiency
-    from analysis.texture import data_efficiency
+    from analysis.few_shot import data_efficiency
 
     acts = S.load_activations(run)
     chosen = {f"{m}:{_last_layer(a)}": a[_last_layer(a)] for m, a in acts.items()}

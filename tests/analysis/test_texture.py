@@ -14,7 +14,8 @@ from scipy import stats
 from analysis.assemblies import make_assembly
 from analysis._lda import ShrinkageLDA, lda_scores
 from analysis.plot.texture import plot_data_efficiency, plot_family_decoding, plot_modulation_index
-from analysis.texture import data_efficiency, family_decoding, modulation_index, modulation_table
+from analysis.few_shot import data_efficiency
+from analysis.texture import family_decoding, modulation_index, modulation_table
 
 
 # --------------------------------------------------------------------------------------
