@@ -44,3 +44,34 @@ def test_loss_registry():
         build_loss("byol")
     with pytest.raises(ValueError, match="bad configuration"):
         build_loss("lcl", gamma=0.1)
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_every_model_declares_its_export_facts(name):
+    """supervision, default region layers and input size live on @register_model and name real layers."""
+    from neuromodels.registry import SUPERVISION_KINDS, model_info
+
+    info = model_info(name)
+    assert info.name == name
+    assert info.supervision is not None and info.supervision[0] in SUPERVISION_KINDS and info.supervision[1]
+    model = build_model(name)
+    assert info.region_layers and set(info.region_layers) <= {"V1", "V2", "V4", "IT"}
+    assert set(info.region_layers.values()) <= set(model.layers), (info.region_layers, model.layers)
+    assert info.image_size is None or (isinstance(info.image_size, int) and info.image_size >= 8)
+    trained = [p for p in model.parameters() if p.requires_grad]
+    if info.supervision[0] == "none":  # fixed filters: nothing is learned
+        assert not trained
+
+
+def test_export_facts_are_checked_when_declared():
+    with pytest.raises(ValueError, match="kind in"):
+        register_model(name="_bad", supervision=("unsupervised", "x"))
+    with pytest.raises(ValueError, match=r"unknown regions \['MT'\]"):
+        register_model(name="_bad", region_layers={"MT": "x"})
+
+
+def test_unknown_model_keyword_is_named_with_the_valid_ones():
+    with pytest.raises(TypeError, match=r"model 'resnet50' has no parameter\(s\) \['foo'\]; its parameters are: pretrained"):
+        build_model("resnet50", foo=1)
+    with pytest.raises(TypeError, match=r"model 'lcl_v2' does not accept .*chanels"):
+        build_model("lcl_v2", chanels=[4])
