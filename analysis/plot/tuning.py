@@ -36,6 +36,20 @@ def filter_mosaic(filters, n_cols: int | None = None, pad: int = 1) -> np.ndarra
 def plot_filters(filters, ax=None, title: str = "Stage-1 filters", n_cols: int | None = None):
     """Filters as an image grid (gray = 0, each filter scaled to its own largest |weight|).
 
+    Parameters
+    ----------
+    filters : array or Tensor, shape (n, C, h, w) or (n, h, w)
+        Convolution weights (input channels summed).
+    ax : matplotlib Axes, optional
+        Where to draw (a new figure when ``None``).
+    title : str
+    n_cols : int, optional
+        Columns of the grid (default ``ceil(sqrt(n))``).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
     Examples
     --------
     >>> import numpy as np
@@ -58,6 +72,14 @@ def plot_circular_variance(table: pd.DataFrame, hue: str = "model", ax=None):
     ----------
     table : pandas.DataFrame
         :func:`analysis.tuning.orientation_tuning` rows with a ``hue`` column.
+    hue : str
+        Column that names the model (one box per value).
+    ax : matplotlib Axes, optional
+        Where to draw (a new figure when ``None``).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
     """
     import seaborn as sns
 
