@@ -245,14 +245,16 @@ def _plot_by_stage(table: pd.DataFrame, regions: list[str]):
     import matplotlib.pyplot as plt
     import seaborn as sns
 
-    sns.set_theme(style="whitegrid")
+    from analysis.plot.style import figure_style
+
     panels = [(f"{r}_ceiled", f"{r} predictivity (ceiled r²)") for r in regions]
     panels += [("modulation_index", "texture modulation index"), ("capacity", "manifold capacity α")]
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 3.0))
-    for ax, (col, label) in zip(axes, panels):
-        sns.lineplot(data=table, x="stage", y=col, hue="model", marker="o", ax=ax, legend=ax is axes[-1])
-        ax.set(xlabel="stage", ylabel=label, xticks=sorted(table["stage"].unique()))
-    if axes[-1].get_legend():
-        sns.move_legend(axes[-1], "upper left", bbox_to_anchor=(1.02, 1), title="model")
-    fig.tight_layout()
+    with figure_style("whitegrid"):  # the style of this figure only, not the user's session
+        fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 3.0))
+        for ax, (col, label) in zip(axes, panels):
+            sns.lineplot(data=table, x="stage", y=col, hue="model", marker="o", ax=ax, legend=ax is axes[-1])
+            ax.set(xlabel="stage", ylabel=label, xticks=sorted(table["stage"].unique()))
+        if axes[-1].get_legend():
+            sns.move_legend(axes[-1], "upper left", bbox_to_anchor=(1.02, 1), title="model")
+        fig.tight_layout()
     return fig

@@ -283,15 +283,17 @@ def _plot_by_layer(table: pd.DataFrame, y: str, ylabel: str, title: str, run: Ru
     """Bars of ``y`` per layer and region, one panel per model."""
     import seaborn as sns
 
-    sns.set_theme(style="whitegrid")
-    g = sns.catplot(data=table, x="layer", y=y, hue="region", col="model", kind="bar",
-                    sharex=False, height=2.8, aspect=1.0, errorbar=None)
-    g.set_axis_labels("layer", ylabel)
-    g.set_titles("{col_name}")
-    for ax in g.axes.flat:
-        ax.tick_params(axis="x", rotation=45)
-    g.figure.suptitle(title, y=1.03)
-    return S.savefig(g.figure, run.figure_path(name))
+    from analysis.plot.style import figure_style
+
+    with figure_style("whitegrid"):  # the style of this figure only, not the user's session
+        g = sns.catplot(data=table, x="layer", y=y, hue="region", col="model", kind="bar",
+                        sharex=False, height=2.8, aspect=1.0, errorbar=None)
+        g.set_axis_labels("layer", ylabel)
+        g.set_titles("{col_name}")
+        for ax in g.axes.flat:
+            ax.tick_params(axis="x", rotation=45)
+        g.figure.suptitle(title, y=1.03)
+        return S.savefig(g.figure, run.figure_path(name))
 
 
 def _plot_predictivity(full: pd.DataFrame, run: Run) -> str:
