@@ -6,8 +6,10 @@ from collections.abc import Iterable
 __all__ = ["progress_bar"]
 
 
-def progress_bar(items: Iterable, show: bool = True, desc: str = "", total: int | None = None):
+def progress_bar(items: Iterable, show: bool = True, desc: str = "", total: int | None = None, **options):
     """``items`` wrapped in a ``tqdm.auto`` bar when ``show``, else ``items`` unchanged.
+
+    ``options`` go to ``tqdm`` (e.g. ``unit="batch"``, ``leave=False``).
 
     Examples
     --------
@@ -18,4 +20,4 @@ def progress_bar(items: Iterable, show: bool = True, desc: str = "", total: int 
         return items
     from tqdm.auto import tqdm
 
-    return tqdm(items, desc=desc, total=total)
+    return tqdm(items, desc=desc, total=total, **options)

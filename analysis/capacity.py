@@ -74,6 +74,7 @@ from analysis._manifolds import (
     gaussian_samples,
     prepare_manifolds,
 )
+from analysis._progress import progress_bar
 
 __all__ = [
     "ManifoldCapacityResult",
@@ -494,12 +495,10 @@ def manifold_geometry_by_layer(
         One row per layer, in the dict's order: ``layer``, ``capacity``, ``radius``,
         ``dimension``, ``center_correlation``, ``K``, ... (+ alignment columns).
     """
-    from tqdm.auto import tqdm
-
     if not isinstance(activations, Mapping) or not activations:
         raise TypeError("activations must be a non-empty dict of layer name → assembly")
     rows = []
-    for layer, asm in tqdm(activations.items(), desc="layers", disable=not progress):
+    for layer, asm in progress_bar(activations.items(), progress, "layers"):
         row = {"layer": str(layer)}
         row.update(_geometry_row(asm, by, kappa, n_t, seed, device, remove_center_correlations, alignment))
         rows.append(row)

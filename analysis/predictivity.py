@@ -43,7 +43,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import xarray as xr
-from tqdm.auto import tqdm
 
 from analysis._regression import (
     BatchedPLS,
@@ -56,6 +55,7 @@ from analysis._regression import (
     regression_name,
 )
 from analysis._display import html_summary, short_repr
+from analysis._progress import progress_bar
 from analysis._splits import repetition_halves, shuffle_splits
 from analysis.assemblies import (
     NEUROID,
@@ -384,7 +384,7 @@ def neural_predictivity(
         fitted = path.fit_predict_splits(prepared, Y, splits, ids)
     else:
         fitted = [path.fit_predict(prepared, Y, tr, te, order=ids)
-                  for tr, te in tqdm(splits, desc=f"{path.name} cross-validation", disable=not progress)]
+                  for tr, te in progress_bar(splits, progress, f"{path.name} cross-validation")]
     r = np.stack([pearson_columns(pred, Y[te]) for (pred, _), (_, te) in zip(fitted, splits)])
     _warn_nan_splits(r, const, "neural_predictivity")
     alpha_rows = [info["alpha"] for _, info in fitted if "alpha" in info]
@@ -472,7 +472,7 @@ def internal_consistency(
     values = np.asarray(a.values, dtype=float)
     _, halves = repetition_halves(reps, n_splits, random_state)
     rows = []
-    for first, second in tqdm(halves, desc="split-half consistency", disable=not progress):
+    for first, second in progress_bar(halves, progress, "split-half consistency"):
         ids1, m1 = _half_means(values, sid, np.isin(reps, first))
         ids2, m2 = _half_means(values, sid, np.isin(reps, second))
         if len(ids1) != len(ids2) or (ids1 != ids2).any():
@@ -714,7 +714,7 @@ def score_layers(
     inner_score = np.full((len(names), len(regions), n_splits), np.nan)
     simulated = is_simulated(target)
     const = None
-    for li, name in enumerate(tqdm(names, desc=f"{path.name} layers", disable=not progress)):
+    for li, name in enumerate(progress_bar(names, progress, f"{path.name} layers")):
         asm = _per_stimulus(layer_map[name], f"layer {name!r}")
         simulated = simulated or is_simulated(asm)
         _, src = align(tgt, asm)

@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ._progress import progress_bar
 from .distortions import DISTORTIONS, distort
 from .error_consistency import image_id
 
@@ -141,11 +142,7 @@ def model_trials(
     was_training = model.training
     model.eval()
     try:
-        iterator = jobs
-        if progress:
-            from tqdm.auto import tqdm
-
-            iterator = tqdm(jobs, desc=f"OOD {name}")
+        iterator = progress_bar(jobs, progress, f"OOD {name}")
         with torch.no_grad():
             for job, (kind, s) in enumerate(iterator):
                 preds = []

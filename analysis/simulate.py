@@ -52,6 +52,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from analysis._progress import progress_bar
 from analysis.assemblies import make_assembly
 from analysis.stimuli import StimulusSet, resize_square
 
@@ -332,11 +333,7 @@ class SimulatedPopulation:
         for V1 units).
         """
         out = []
-        starts = range(0, len(images), batch_size)
-        if progress:
-            from tqdm.auto import tqdm
-
-            starts = tqdm(starts, desc="simulated responses", unit="batch")
+        starts = progress_bar(range(0, len(images), batch_size), progress, "simulated responses", unit="batch")
         for start in starts:
             x = images[start : start + batch_size]
             x = x - x.mean(axis=(1, 2), keepdims=True)  # contrast image: responses ignore mean luminance

@@ -14,6 +14,8 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
+from analysis._progress import progress_bar
+
 from .models import FittedFlow, LinearFlow, check_points
 
 __all__ = ["jacobians", "frobenius_sq", "JACOBIAN_MODES"]
@@ -88,8 +90,6 @@ def jacobians(flow: Callable[[Tensor], Tensor], x, chunk_size: int | None = None
                          f"{chunk_size!r}.")
     if mode not in JACOBIAN_MODES:
         raise ValueError(f"mode must be one of {JACOBIAN_MODES}, got {mode!r}.")
-    from tqdm.auto import tqdm
-
     with torch.no_grad():
         if n == 0:
             return x.new_zeros((0, d, d))
@@ -101,8 +101,7 @@ def jacobians(flow: Callable[[Tensor], Tensor], x, chunk_size: int | None = None
         if mode == "auto":
             mode = "fwd" if d <= d_out else "rev"
         out = []
-        for start in tqdm(range(0, n, chunk_size), desc="jacobians", disable=not progress,
-                          leave=False):
+        for start in progress_bar(range(0, n, chunk_size), progress, "jacobians", leave=False):
             out.append(_chunk_jacobian(flow, x[start:start + chunk_size], d_out, mode))
     return torch.cat(out)
 
