@@ -12,7 +12,8 @@ imported on first use so that ``import analysis`` stays light):
 - ``activations``: extract, StimulusImages
 - ``predictivity``: neural_predictivity, internal_consistency, ceiled_score, score_layers,
   BatchedPLS, BatchedRidge
-- ``rsa``: rdm, compare_rdms, noise_ceiling, bootstrap
+- ``rsa``: rdm, compare_rdms
+- ``rsa_inference``: noise_ceiling, bootstrap (also reachable as ``analysis.rsa.noise_ceiling`` etc.)
 - ``cka``: cka (reach it as ``analysis.cka.cka``: the module's name is the function's)
 - ``capacity``: manifold_capacity, simulated_capacity, manifold_geometry_by_layer,
   manifold_geometry_by_region
@@ -41,7 +42,8 @@ _API = {
     "activations": ["extract", "StimulusImages"],
     "predictivity": ["neural_predictivity", "internal_consistency", "ceiled_score", "score_layers", "BatchedPLS",
                      "BatchedRidge"],
-    "rsa": ["rdm", "compare_rdms", "noise_ceiling", "bootstrap"],
+    "rsa": ["rdm", "compare_rdms"],
+    "rsa_inference": ["noise_ceiling", "bootstrap"],
     "capacity": ["manifold_capacity", "simulated_capacity", "manifold_geometry_by_layer",
                  "manifold_geometry_by_region"],
     "alignment": ["manifold_alignment"],
