@@ -242,61 +242,6 @@ def test_family_decoding_input_errors():
 
 
 # --------------------------------------------------------------------------------------
-# data efficiency
-# --------------------------------------------------------------------------------------
-
-
-def _gaussian_classes(n_per_class, delta, sigma, seed):
-    rng = np.random.default_rng(seed)
-    y = np.repeat([0, 1], n_per_class)
-    x = rng.normal(0, sigma, size=(2 * n_per_class, 1)) + delta * y[:, None]
-    sid = [f"s{i:04d}" for i in range(len(y))]
-    return make_assembly(x, stimulus_id=sid,
-                         presentation_coords={"texture_family": np.array(["a", "b"])[y]})
-
-
-def test_data_efficiency_reaches_bayes_accuracy_of_gaussian_classes():
-    # two 1-D Gaussian classes N(0, 1) and N(2, 1): Bayes accuracy Φ(Δ / 2σ) = Φ(1)
-    asm = _gaussian_classes(2000, delta=2.0, sigma=1.0, seed=1)  # sd of accuracy ≈ 0.006
-    res = data_efficiency({"gauss": asm}, n_train=[1, 50], n_draws=20, progress=False)
-    mean = res.groupby("n_train")["accuracy"].mean()
-    assert mean[50] == pytest.approx(stats.norm.cdf(1.0), abs=0.02)
-    assert mean[1] < mean[50]
-
-
-def test_data_efficiency_compares_models_and_noise_is_at_chance():
-    rng = np.random.default_rng(3)
-    sid, fam, kind, sample, rep = _layout(4, 12, 1)
-    f_idx = np.array([int(f[1:]) for f in fam])
-    centers = rng.normal(size=(4, 30))
-    good = centers[f_idx] + 0.5 * rng.normal(size=(len(sid), 30))
-    noise = rng.normal(size=(len(sid), 30))
-    models = {"informative": _assembly(good, sid, fam, kind, sample, rep),
-              "noise": _assembly(noise, sid, fam, kind, sample, rep)}
-    res = data_efficiency(models, n_train=[1, 2, 5, 10], n_draws=10, progress=False)
-    mean = res.groupby(["model", "n_train"])["accuracy"].mean()
-    assert mean["informative", 1] > 0.9          # well separated: one example suffices
-    n_test = res[(res["model"] == "noise") & (res["n_train"] == 2)]["n_test"].iloc[0]
-    lo, hi = stats.binom.interval(0.99, n_test, 0.25)
-    assert lo / n_test <= mean["noise", 2] <= hi / n_test
-    assert (res["n_test"] == 4 * (12 - res["n_train"])).all()  # textures only, rest tested
-    with pytest.raises(ValueError, match="n_train"):
-        data_efficiency(models, n_train=[12], progress=False)
-    other = models["noise"].isel(presentation=slice(0, 40))
-    with pytest.raises(ValueError, match="different stimuli"):
-        data_efficiency({"a": models["noise"], "b": other}, progress=False)
-
-
-def test_simulated_v2_is_more_data_efficient_than_v1(simulated_recording):
-    pops = {r: simulated_recording.sel(neuroid=simulated_recording["region"] == r) for r in ("V1", "V2")}
-    res = data_efficiency(pops, n_train=[1, 2, 4], n_draws=20, progress=False)
-    mean = res.groupby(["model", "n_train"])["accuracy"].mean()
-    for n in (1, 2, 4):
-        assert mean["V2", n] > mean["V1", n] + 0.1
-    assert (res["n_test"] == 4 * (8 - res["n_train"])).all()
-
-
-# --------------------------------------------------------------------------------------
 # figures
 # --------------------------------------------------------------------------------------
 
@@ -336,10 +281,6 @@ def test_results_do_not_depend_on_the_memory_chunking_of_draws(simulated_recordi
     rec = simulated_recording.isel(neuroid=list(range(4)) + list(range(30, 34)))
     a = family_decoding(rec, population_sizes=[3], n_draws=4, progress=False)
     b = family_decoding(rec, population_sizes=[3], n_draws=4, max_batch_bytes=1, progress=False)
-    pd.testing.assert_frame_equal(a, b)
-    models = {"V1": rec.sel(neuroid=rec["region"] == "V1")}
-    a = data_efficiency(models, n_train=[2], n_draws=5, progress=False)
-    b = data_efficiency(models, n_train=[2], n_draws=5, max_batch_bytes=1, progress=False)
     pd.testing.assert_frame_equal(a, b)
 
 
