@@ -70,10 +70,27 @@ def test_weights_file_is_a_checkpoint_for_everything_that_takes_one(tiny):
     assert all(torch.equal(a, b) for a, b in zip(front.state_dict().values(), model.state_dict().values()))
 
 
-@pytest.mark.parametrize("enum_cls,model", [(LCLV2Weights, "lcl_v2"), (TextureModelWeights, "texture_model")])
-def test_shipped_entries_load_and_match_their_hash(enum_cls, model):
-    """Every shipped entry: file present, hash right, loads into its architecture (none shipped yet)."""
-    for member in enum_cls:
-        net = build_model(model, weights=member)
-        assert net.pretrained_weights == member.value
-        assert member.value.command and member.value.train_config and isinstance(member.value.seed, int)
+SHIPPED = [(m, "lcl_v2") for m in LCLV2Weights] + [(m, "texture_model") for m in TextureModelWeights]
+
+
+@pytest.mark.parametrize("member,model", SHIPPED, ids=[f"{m.__class__.__name__}.{m.name}" for m, _ in SHIPPED])
+def test_shipped_entries_load_and_reproduce_their_documented_numbers(member, model):
+    """Every shipped entry: file present, hash right, loads, and gives its documented quick-stimulus numbers."""
+    from pathlib import Path
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("quick_claims", Path(__file__).with_name("quick_claims.py"))
+    quick = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(quick)
+    entry = member.value
+    assert entry.command and entry.train_config and isinstance(entry.seed, int)
+    net = build_model(model, weights=member)
+    assert net.pretrained_weights == entry
+    measured = quick.quick_claims(net)
+    documented = entry.meta["quick_claims"]
+    assert measured == pytest.approx(documented["trained"], abs=1e-4)
+    # and the claims they document: stage 2 more modulated than stage 1 and than untrained
+    names = list(net.stage_names)
+    if len(names) > 1:
+        assert measured[f"mi_{names[-1]}"] > measured[f"mi_{names[0]}"]
+    assert measured[f"mi_{names[-1]}"] > documented["untrained"][f"mi_{names[-1]}"]
