@@ -61,7 +61,7 @@ class _PeakMemory(TorchDispatchMode):
         return out
 
 
-def _trainer(kind: str, batch: int, patch: int, device: str, out: str, precision: str = "auto"):
+def make_trainer(kind: str, batch: int, patch: int, device: str, out: str, precision: str = "auto"):
     from neuromodels.training.config import load_config
     from neuromodels.training.loop import _Trainer
 
@@ -79,7 +79,7 @@ def _trainer(kind: str, batch: int, patch: int, device: str, out: str, precision
     return tr
 
 
-def _step(tr, views):
+def train_step(tr, views):
     loss = tr.step_module(views)
     tr.optimizer.zero_grad(set_to_none=True)
     loss.backward()
@@ -87,7 +87,7 @@ def _step(tr, views):
     return loss
 
 
-def _sync(device):
+def sync_device(device):
     if device.type == "cuda":
         torch.cuda.synchronize(device)
 
@@ -104,11 +104,11 @@ def _time_interleaved(runs, steps: int) -> list[float]:
     for t in range(steps + 1):
         for i, (tr, make_views, after) in enumerate(runs):
             dev = tr.ctx.device
-            _sync(dev)
+            sync_device(dev)
             tic = time.perf_counter()
-            _step(tr, make_views(t))
+            train_step(tr, make_views(t))
             after()
-            _sync(dev)
+            sync_device(dev)
             if t:
                 times[i].append(time.perf_counter() - tic)
     return [statistics.median(ts) for ts in times]
@@ -120,16 +120,16 @@ def _nothing() -> None:
 
 def _peak_bytes(tr, views) -> int:
     dev = tr.ctx.device
-    _step(tr, views)  # optimizer state exists before the measured step
+    train_step(tr, views)  # optimizer state exists before the measured step
     if dev.type == "cuda":
         torch.cuda.synchronize(dev)
         torch.cuda.reset_peak_memory_stats(dev)
         base = torch.cuda.memory_allocated(dev)
-        _step(tr, views)
+        train_step(tr, views)
         torch.cuda.synchronize(dev)
         return torch.cuda.max_memory_allocated(dev) - base
     with _PeakMemory() as mem:
-        _step(tr, views)
+        train_step(tr, views)
     return mem.peak
 
 
@@ -137,15 +137,15 @@ def _flops(tr, views) -> float:
     from torch.utils.flop_counter import FlopCounterMode
 
     with FlopCounterMode(display=False) as fc:
-        _step(tr, views)
+        train_step(tr, views)
     return float(fc.get_total_flops())
 
 
 def layerwise_vs_end_to_end(batch: int, patch: int, steps: int, device: str) -> list[tuple]:
     with tempfile.TemporaryDirectory() as tmp:
-        lw = _trainer("layerwise", batch, patch, device, os.path.join(tmp, "lw"))
+        lw = make_trainer("layerwise", batch, patch, device, os.path.join(tmp, "lw"))
         lw._set_phase(lw.phases[1], None)  # stage 2 on the frozen stage 1
-        e2e = _trainer("end_to_end", batch, patch, device, os.path.join(tmp, "e2e"))
+        e2e = make_trainer("end_to_end", batch, patch, device, os.path.join(tmp, "e2e"))
         e2e._set_phase(e2e.phases[0], None)
         x = lw.sampler.batch(0).to(lw.ctx.device)
         views = lw._views(x, 0)  # the same views for both
@@ -163,7 +163,7 @@ def input_pipeline(batch: int, patch: int, steps: int, device: str) -> list[tupl
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for stage in (0, 1):
-            tr = _trainer("layerwise", batch, patch, device, os.path.join(tmp, f"s{stage}"))
+            tr = make_trainer("layerwise", batch, patch, device, os.path.join(tmp, f"s{stage}"))
             tr._set_phase(tr.phases[stage], None)
             dev = tr.ctx.device
             start = tr.phases[stage].start
@@ -177,7 +177,7 @@ def input_pipeline(batch: int, patch: int, steps: int, device: str) -> list[tupl
     return rows
 
 
-def _machine(device: str) -> str:
+def machine_summary(device: str) -> str:
     dev = device if device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
     if dev == "cuda":
         return f"{torch.cuda.get_device_name()} (torch {torch.__version__})"
@@ -186,7 +186,7 @@ def _machine(device: str) -> str:
             f"threads{load}) · torch {torch.__version__}")
 
 
-def _table(title, header, rows):
+def markdown_table(title, header, rows):
     lines = [f"### {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for r in rows:
         lines.append("| " + " | ".join(f"{v:.3g}" if isinstance(v, float) else str(v) for v in r) + " |")
@@ -204,15 +204,15 @@ def main(argv: list[str] | None = None) -> str:
     torch.manual_seed(0)
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     size = f"LCL-V2 channels (32, 64), batch {a.batch} patches x 2 views, {a.patch}x{a.patch} px, {a.steps} timed steps"
-    t1 = _table("Layerwise vs end-to-end, training stage 2 (" + size + ")",
-                ["measure", "layerwise", "end_to_end", "ratio", "target"],
-                layerwise_vs_end_to_end(a.batch, a.patch, a.steps, a.device))
-    t2 = _table("Input pipeline: real (sampling + device deformations) vs pre-made views (" + size + ")",
-                ["measure", "pre-made", "real", "ratio", "target"],
-                input_pipeline(a.batch, a.patch, a.steps, a.device))
+    t1 = markdown_table("Layerwise vs end-to-end, training stage 2 (" + size + ")",
+                        ["measure", "layerwise", "end_to_end", "ratio", "target"],
+                        layerwise_vs_end_to_end(a.batch, a.patch, a.steps, a.device))
+    t2 = markdown_table("Input pipeline: real (sampling + device deformations) vs pre-made views (" + size + ")",
+                        ["measure", "pre-made", "real", "ratio", "target"],
+                        input_pipeline(a.batch, a.patch, a.steps, a.device))
     text = "\n".join([
         "## training: layerwise vs end-to-end steps; input pipeline vs pre-made views", "",
-        f"{stamp} · {_machine(a.device)} · device {a.device}", "",
+        f"{stamp} · {machine_summary(a.device)} · device {a.device}", "",
         "Peak memory counts tensors allocated during one optimizer step (parameters and inputs that exist "
         "before it are excluded); on CPU it is tracked storage by storage, on CUDA it is "
         "torch.cuda.max_memory_allocated minus the memory allocated before the step.", "",

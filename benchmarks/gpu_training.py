@@ -27,32 +27,32 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.bench_training import _machine, _step, _sync, _table, _trainer
+from benchmarks.bench_training import machine_summary, make_trainer, markdown_table, sync_device, train_step
 
 RESULTS = Path(__file__).parent / "results" / "gpu_training.md"
 
 
 def measure(stage: int, precision: str, batch: int, patch: int, steps: int, warmup: int, device: str) -> tuple:
     with tempfile.TemporaryDirectory() as tmp:
-        tr = _trainer("layerwise", batch, patch, device, tmp, precision=precision)
+        tr = make_trainer("layerwise", batch, patch, device, tmp, precision=precision)
         ph = tr.phases[stage]
         tr._set_phase(ph, None)
         tr.total = ph.start + warmup + steps
         dev = tr.ctx.device
         stream = tr.view_stream(ph.start)
         for _ in range(warmup):
-            loss = _step(tr, next(stream))
-        _sync(dev)
+            loss = train_step(tr, next(stream))
+        sync_device(dev)
         base = 0
         if dev.type == "cuda":
             torch.cuda.reset_peak_memory_stats(dev)
             base = torch.cuda.memory_allocated(dev)
         times = []
         for _ in range(steps):
-            _sync(dev)
+            sync_device(dev)
             tic = time.perf_counter()
-            loss = _step(tr, next(stream))
-            _sync(dev)
+            loss = train_step(tr, next(stream))
+            sync_device(dev)
             times.append(time.perf_counter() - tic)
         stream.close()
         peak = torch.cuda.max_memory_allocated(dev) if dev.type == "cuda" else float("nan")
@@ -73,13 +73,13 @@ def main(argv: list[str] | None = None) -> str:
     rows = [measure(stage, prec, a.batch, a.patch, a.steps, a.warmup, a.device)
             for stage in (0, 1) for prec in ("fp32", "bf16")]
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    table = _table(
+    table = markdown_table(
         f"LCL-V2 layerwise training, batch {a.batch} x 2 views, {a.patch}x{a.patch} px",
         ["phase", "precision", "steps/s", "images/s", "peak MiB", "peak above start MiB", "last loss"], rows)
     ratio = [f"{s}: bf16/fp32 steps/s = {rows[2 * i + 1][2] / rows[2 * i][2]:.2f}, memory = "
              f"{rows[2 * i + 1][4] / rows[2 * i][4]:.2f}" for i, s in enumerate(("stage 1", "stage 2"))]
     text = "\n".join(["## gpu_training: LCL-V2 stage-1/stage-2 steps/s and memory, bf16 vs fp32", "",
-                      f"{stamp} · {_machine(a.device)} · device {a.device}", "", table, "",
+                      f"{stamp} · {machine_summary(a.device)} · device {a.device}", "", table, "",
                       *[f"- {r}" for r in ratio], ""])
     print(text)
     # a CPU dry run checks the script; only GPU numbers go into the results
