@@ -18,10 +18,30 @@ TITLE = "Quickstart: the toolkit's reproductions on bundled data"
 
 @register_reproduction("quickstart", title=TITLE)
 def run(run: Run, cfg: dict, device) -> None:
-    parts = cfg.get("parts") or [n for n in list_reproductions() if n != "quickstart"]
+    parts = cfg.get("parts") or default_parts()
+    unknown = sorted(set(parts) - set(list_reproductions()) | ({"quickstart"} & set(parts)))
+    if unknown:
+        raise ValueError(f"quickstart parts {unknown} are not reproductions it can run; registered: "
+                         f"{', '.join(default_parts())}")
     for name in parts:
         run.stage(name, lambda r, n=name: _part(r, n, cfg, device))
     _drop_repeated_sections(run)
+
+
+def default_parts() -> list[str]:
+    """Every registered reproduction but this one, in an order that lets later parts reuse trained models.
+
+    Parts that train models others reuse (``trains=`` in their registration) come first,
+    parts whose quick config has a ``checkpoints:`` mapping (they reuse models) last;
+    alphabetical within each group. The quickstart configs may list ``parts:`` instead.
+    """
+    def group(name: str) -> int:
+        rep = get_reproduction(name)
+        if rep.trains:
+            return 0
+        return 2 if isinstance(rep.load_config(quick=True).get("checkpoints"), dict) else 1
+
+    return sorted((n for n in list_reproductions() if n != "quickstart"), key=group)
 
 
 def _drop_repeated_sections(run: Run) -> None:

@@ -10,7 +10,7 @@ import experiments.reproductions as reproductions
 from experiments.__main__ import main
 from experiments.config import CONFIG_DIR, available, load_config
 from experiments.reproductions import get_reproduction, list_reproductions, register_reproduction, run_reproduction
-from experiments.reproductions.quickstart import _trained_checkpoints
+from experiments.reproductions.quickstart import _trained_checkpoints, default_parts
 from experiments.runner import Run
 
 NAMES = list_reproductions()
@@ -131,3 +131,23 @@ def test_quickstart_hands_later_parts_the_checkpoints_earlier_parts_recorded(tmp
     assert _trained_checkpoints(run) == expected
     # manifolds leaves exactly those models null: it is handed all three
     assert {k for k, v in load_config("manifolds", quick=True)["checkpoints"].items() if v is None} <= set(expected)
+
+
+def test_quickstart_runs_registered_parts_producers_before_consumers():
+    parts = default_parts()
+    assert sorted(parts) == sorted(n for n in NAMES if n != "quickstart")
+    for consumer in parts:
+        wanted = load_config(consumer, quick=True).get("checkpoints")
+        if isinstance(wanted, dict):  # every part that trains one of the models it reuses runs before it
+            for producer in parts:
+                if set(get_reproduction(producer).trains) & set(wanted):
+                    assert parts.index(producer) < parts.index(consumer), (producer, consumer)
+    for preset in ("quick", None):  # the configured lists name registered parts, in a workable order too
+        listed = load_config("quickstart", preset=preset).get("parts") or parts
+        assert set(listed) <= set(parts)
+        assert listed.index("manifolds") > max(listed.index("texture_model"), listed.index("lcl_v2"))
+
+
+def test_quickstart_refuses_unknown_parts(tmp_path):
+    with pytest.raises(ValueError, match=r"quickstart parts \['nope'\] are not reproductions"):
+        run_reproduction("quickstart", device="cpu", out=tmp_path, config={"seed": 0, "parts": ["nope"]})
