@@ -1,29 +1,48 @@
-"""Training configuration: dataclasses, YAML loading, ``key=value`` overrides, validation.
+"""Training configuration: OmegaConf structured configs, YAML files, dotlist overrides, checks.
 
 A run is described by one YAML file whose top-level sections map onto the
-dataclasses below (:class:`TrainConfig` and its parts). Every default is documented
-once, here. ``load_config(path, overrides)`` reads the file, applies dotted
-overrides such as ``optim.lr=0.01`` or ``schedule.steps=20`` (values parsed as
-YAML, so ``true``, ``1e-3`` and ``[1, 2]`` work), and checks the result;
-:func:`validate` checks it against the model and loss registries before any work
-is done, with messages that list the valid choices.
+dataclasses below (:class:`TrainConfig` and its parts): they are the schema of an
+OmegaConf *structured config* (``OmegaConf.structured(TrainConfig)``), so every key
+has a declared type, unknown keys are refused, and values are converted to their
+field's type where that is lossless. Every default is documented once, here.
+
+``load_config(path, overrides)`` reads the file (PyYAML: a syntax error names the
+file, line and column), merges it into the schema (``OmegaConf.merge``), applies
+dotted overrides such as ``optim.lr=0.01`` or ``schedule.steps=20``
+(``OmegaConf.update``; values parsed as YAML by :func:`parse_override`, so ``true``,
+``1e-3`` and ``[1, 2]`` work and a malformed ``[16,`` is an error), resolves
+interpolations (``run.out_dir: runs/${model}_seed${run.seed}``) and returns plain
+dataclasses (``OmegaConf.to_object``) after the single-value and cross-field
+checks. :func:`validate` checks the result against the model and loss registries
+before any work is done, with messages that list the valid choices. Every OmegaConf
+error becomes one :class:`ConfigError` naming the source (file or override), the
+key, what was expected, what came, and how to write it.
 
 Examples
 --------
 >>> cfg = config_from_dict({"model": "lcl_v2", "schedule": {"kind": "layerwise", "steps": 5}})
 >>> cfg.schedule.steps
 5
+>>> load_config(None, ["run.seed=3", "run.out_dir=runs/${model}_seed${run.seed}"]).run.out_dir
+'runs/lcl_v2_seed3'
 """
 from __future__ import annotations
 
 import dataclasses
 import math
 import re
-from dataclasses import dataclass, field, fields
+import types
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Union, get_args, get_origin, get_type_hints
 
 import yaml
+
+# omegaconf is imported inside the functions that load configs: the model code (vendored into
+# Brain-Score plugins, whose environment has no omegaconf) and these dataclasses do not need it.
+if TYPE_CHECKING:
+    from omegaconf import DictConfig
 
 __all__ = [
     "ConfigError",
@@ -35,6 +54,8 @@ __all__ = [
     "RunConfig",
     "TrainConfig",
     "SCHEDULES",
+    "structured_config",
+    "config_from_node",
     "config_from_dict",
     "config_to_dict",
     "load_config",
@@ -303,37 +324,90 @@ _SECTIONS = {
     "optim": OptimConfig,
     "run": RunConfig,
 }
-_FLOAT_FIELDS = {
-    (cls, f.name): True for cls in _SECTIONS.values() for f in fields(cls) if f.type in ("float", float)
-}
-_FREE_FORM = {("model_config",), ("loss", "options"), ("loss", "per_stage")}
 
 
-def _build(cls, values: dict, where: str):
-    if not isinstance(values, dict):
-        raise ConfigError(f"config section {where!r} must be a mapping; got {values!r}")
-    valid = [f.name for f in fields(cls)]
-    unknown = [k for k in values if k not in valid]
-    if unknown:
-        raise ConfigError(
-            f"unknown key(s) {unknown} in config section {where!r}; valid keys are: {', '.join(valid)}"
-        )
-    kwargs = {}
-    for k, v in values.items():
-        if cls is TrainConfig and k in _SECTIONS:
-            kwargs[k] = _build(_SECTIONS[k], v if v is not None else {}, k)
-        elif _FLOAT_FIELDS.get((cls, k)):
-            kwargs[k] = _number(v)
-        else:
-            kwargs[k] = v
-    return cls(**kwargs)
+def structured_config(values: dict | None = None, overrides: list[str] | None = None, *,
+                      source: str = "config") -> DictConfig:
+    """The OmegaConf structured config of a run: :class:`TrainConfig` typed, merged, overridden.
+
+    The schema is ``OmegaConf.structured(TrainConfig)``: every key and its type come
+    from the dataclasses, unknown keys are refused, values are converted to the field's
+    type where that is lossless (``"1e-3"`` → 0.001 for a float, ``"8"`` → 8 for an
+    int). ``values`` are merged into the defaults (``OmegaConf.merge``), then each
+    override is applied with ``OmegaConf.update``: a mapping given to a section
+    (``optim={lr: 0.01, name: sgd}``) is merged into it, a mapping given to a free-form
+    field (``model_config``, ``loss.options``, ``loss.per_stage``) replaces it.
+    Interpolations (``run.out_dir: runs/${model}_seed${run.seed}``) stay unresolved
+    here, so an override of ``run.seed`` reaches every key that refers to it; they are
+    resolved by :func:`config_from_node`.
+
+    Parameters
+    ----------
+    values
+        Nested mappings, as read from a YAML file (``None``: the defaults).
+    overrides
+        Dotted ``key=value`` strings (:func:`parse_override`), applied in order.
+    source
+        How errors name where ``values`` came from (e.g. ``"config file 'a.yaml'"``).
+
+    Returns
+    -------
+    omegaconf.DictConfig
+        Typed (struct mode: assigning an unknown key raises), not yet range-checked.
+
+    Raises
+    ------
+    ConfigError
+        For an unknown key, a value of the wrong type, or a malformed override; the
+        message names the source, the key, what was expected and what came.
+
+    Examples
+    --------
+    >>> node = structured_config({"optim": {"lr": "1e-2"}}, ["run.out_dir=runs/${model}_s${run.seed}", "run.seed=3"])
+    >>> node.optim.lr, node.run.out_dir
+    (0.01, 'runs/lcl_v2_s3')
+    """
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    node = OmegaConf.structured(TrainConfig)
+    if values is not None:
+        values = _sections_as_mappings(values, source)
+        try:
+            node = OmegaConf.merge(node, values)
+        except OmegaConfBaseException as err:
+            raise _config_error(err, source, values) from None
+    for item in overrides or []:
+        _apply_override(node, item)
+    return node
+
+
+def config_from_node(node: DictConfig) -> TrainConfig:
+    """Resolve a structured config into plain :class:`TrainConfig` dataclasses and check its values.
+
+    ``OmegaConf.to_object`` resolves the interpolations and instantiates the
+    dataclasses (free-form fields become plain dicts and lists), then the single-value
+    and cross-field checks run (:func:`validate` adds those that need the registries).
+
+    Raises
+    ------
+    ConfigError
+        For an interpolation that cannot be resolved or a value out of range.
+    """
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    try:
+        cfg = OmegaConf.to_object(node)
+    except OmegaConfBaseException as err:
+        raise _config_error(err, "config", OmegaConf.to_container(node, resolve=False)) from None
+    _check_values(cfg)
+    return cfg
 
 
 def config_from_dict(values: dict) -> TrainConfig:
-    """Build a :class:`TrainConfig` from nested mappings (unknown keys are an error)."""
-    cfg = _build(TrainConfig, dict(values), "top level")
-    _check_values(cfg)
-    return cfg
+    """Build a :class:`TrainConfig` from nested mappings (unknown keys and wrong types are an error)."""
+    return config_from_node(structured_config(values))
 
 
 def config_to_dict(cfg: TrainConfig) -> dict:
@@ -347,7 +421,8 @@ def parse_override(item: str) -> tuple[list[str], Any]:
     The one override parser of the toolkit (training configs and reproduction configs).
     Values are read as YAML, so ``true``, ``1e-3`` and ``[16, 32]`` are typed; a value
     that is not valid YAML (``[16,``) is an error rather than a silent string. To pass
-    text that YAML cannot read, quote it: ``run.out_dir='"a: b"'``.
+    text that YAML cannot read, quote it: ``run.out_dir='"a: b"'``. (OmegaConf's own
+    ``from_dotlist`` would read ``[16,`` as the string ``'[16,'``.)
 
     Raises
     ------
@@ -412,36 +487,27 @@ def _number(value):
 def apply_overrides(values: dict, overrides: list[str]) -> dict:
     """Apply ``section.key=value`` overrides to a nested dict (a new dict is returned).
 
+    The dict is merged into the structured config first, so the result holds every
+    key (defaults included); interpolations are left unresolved.
+
     Raises
     ------
     ConfigError
-        If an override has no ``=`` or names an unknown section/key.
+        If an override is malformed, names an unknown section/key, or gives a value of
+        the wrong type.
     """
-    out = yaml.safe_load(yaml.safe_dump(values)) if values else {}
-    for item in overrides:
-        parts, value = parse_override(item)
-        node, cls = out, TrainConfig
-        for depth, part in enumerate(parts):
-            free = any(tuple(parts[: i + 1]) in _FREE_FORM for i in range(depth))
-            if cls is not None and not free:
-                valid = [f.name for f in fields(cls)]
-                if part not in valid:
-                    where = ".".join(parts[:depth]) or "top level"
-                    raise ConfigError(
-                        f"override {item!r}: unknown key {part!r} in {where}; valid keys are: {', '.join(valid)}"
-                    )
-            if depth == len(parts) - 1:
-                node[part] = value
-            else:
-                if not isinstance(node.get(part), dict):
-                    node[part] = {}
-                node = node[part]
-                cls = _SECTIONS.get(part) if cls is TrainConfig else None
-    return out
+    from omegaconf import OmegaConf
+
+    node = structured_config(values or {}, overrides)
+    return OmegaConf.to_container(node, resolve=False)
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> TrainConfig:
     """Read a YAML training config, apply ``key=value`` overrides, check the values.
+
+    The file is read with PyYAML (a syntax error names the file, line and column),
+    merged into the structured config (:func:`structured_config`), overridden, resolved
+    into plain dataclasses and checked (:func:`config_from_node`).
 
     Parameters
     ----------
@@ -453,15 +519,169 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
     Raises
     ------
     ConfigError
-        On a missing file, unknown keys or out-of-range values.
+        On a missing file, unknown keys, wrong types or out-of-range values.
     """
     values: dict = {}
+    source = "config"
     if path is not None:
         path = Path(path)
+        source = f"config file {str(path)!r}"
         values = read_yaml_file(path) or {}
         if not isinstance(values, dict):
-            raise ConfigError(f"config file {str(path)!r} must hold a mapping at the top level")
-    return config_from_dict(apply_overrides(values, overrides or []))
+            raise ConfigError(f"{source} must hold a mapping at the top level")
+    return config_from_node(structured_config(values, overrides, source=source))
+
+
+# -- OmegaConf errors as ConfigError ------------------------------------------------
+def _sections_as_mappings(values, source: str) -> dict:
+    """An empty section (``optim:`` in YAML) means its defaults; anything but a mapping is refused."""
+    if not isinstance(values, Mapping):
+        raise ConfigError(f"{source}: the config must be a mapping of sections; got {values!r}")
+    out = dict(values)
+    for name in _SECTIONS:
+        if name in out and out[name] is None:
+            del out[name]
+        elif name in out and not isinstance(out[name], Mapping):
+            raise ConfigError(f"{source}: config section {name!r} must be a mapping; got {out[name]!r}")
+    return out
+
+
+def _apply_override(node: DictConfig, item: str) -> None:
+    from omegaconf import DictConfig, OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    parts, value = parse_override(item)
+    key = ".".join(parts)
+    source = f"override {item!r}"
+    for i in range(1, len(parts)):
+        prefix = ".".join(parts[:i])
+        here = OmegaConf.select(node, prefix, throw_on_resolution_failure=False)
+        if here is not None and not isinstance(here, DictConfig):
+            raise ConfigError(
+                f"{source}: {prefix} holds a value ({here!r}), not a section with keys; write {prefix}=<value>"
+            )
+    target = OmegaConf.select(node, key, throw_on_resolution_failure=False)
+    merge = (isinstance(value, dict) and isinstance(target, DictConfig)
+             and dataclasses.is_dataclass(OmegaConf.get_type(target)))
+    try:
+        OmegaConf.update(node, key, value, merge=merge)
+    except OmegaConfBaseException as err:
+        raise _config_error(err, source, value, prefix=key) from None
+
+
+_KEY_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+def _key_parts(full_key: str) -> list:
+    """``'schedule.freeze_steps[0]'`` → ``['schedule', 'freeze_steps', 0]``."""
+    return [int(index) if index else name for name, index in _KEY_PART.findall(full_key or "")]
+
+
+_MISSING = object()
+
+
+def _lookup(values, parts: list):
+    node = values
+    for part in parts:
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            return _MISSING
+    return node
+
+
+def _optional(tp) -> tuple[Any, bool]:
+    if get_origin(tp) in (Union, types.UnionType) and type(None) in get_args(tp):
+        rest = [a for a in get_args(tp) if a is not type(None)]
+        return (rest[0] if len(rest) == 1 else Any), True
+    return tp, False
+
+
+def _field_type(parts: list):
+    """The declared type of a key of :class:`TrainConfig` (``None`` where the schema has none)."""
+    tp = TrainConfig
+    for part in parts:
+        tp, _ = _optional(tp)
+        if dataclasses.is_dataclass(tp) and isinstance(part, str):
+            tp = get_type_hints(tp).get(part)
+        elif get_origin(tp) is list and isinstance(part, int):
+            tp = (get_args(tp) or (Any,))[0]
+        else:
+            return None
+        if tp is None:
+            return None
+    return tp
+
+
+_WORDS = {int: ("an integer", "8", "integers"), float: ("a number", "0.5", "numbers"),
+          bool: ("true or false", "true", "booleans"), str: ("text", "name", "strings")}
+
+
+def _expected(tp) -> tuple[str, str]:
+    """What a value of type ``tp`` must be, in words, and an example of it."""
+    inner, optional = _optional(tp)
+    if inner in _WORDS:
+        words, example = _WORDS[inner][:2]
+    elif inner is list or get_origin(inner) is list:
+        elem = (get_args(inner) or (None,))[0]
+        plural = _WORDS.get(elem, (None, None, "values"))[2]
+        words, example = f"a list of {plural}", "[a, b]" if elem is str else "[1, 2]"
+    elif inner is dict or get_origin(inner) is dict:
+        words, example = "a mapping", "{a: 1}"
+    elif dataclasses.is_dataclass(inner):
+        words, example = "a mapping (a config section)", "{key: value}"
+    else:
+        return "a valid value", "<value>"
+    return (f"{words} or null" if optional else words), example
+
+
+def _config_error(err: Exception, source: str, given, prefix: str = "") -> ConfigError:
+    """One clear :class:`ConfigError` for an OmegaConf error: source, key, expected, got, how to fix."""
+    from omegaconf.errors import (
+        ConfigAttributeError,
+        ConfigKeyError,
+        GrammarParseError,
+        InterpolationResolutionError,
+        UnsupportedValueType,
+        ValidationError,
+    )
+
+    full_key = str(getattr(err, "full_key", None) or "")
+    parts = _key_parts(full_key)
+    detail = str(err).splitlines()[0] if str(err) else type(err).__name__
+    rel = parts[len(_key_parts(prefix)):] if prefix and full_key.startswith(prefix) else parts
+    got = _lookup(given, rel) if prefix or given is not None else _MISSING
+    if prefix and full_key == prefix:
+        got = given
+    obj = getattr(err, "object_type", None)
+    if isinstance(err, (ConfigKeyError, ConfigAttributeError)) and dataclasses.is_dataclass(obj) and parts:
+        valid = ", ".join(f.name for f in dataclasses.fields(obj))
+        where = ".".join(map(str, parts[:-1])) or "top level"
+        if source.startswith("override"):
+            return ConfigError(f"{source}: unknown key {parts[-1]!r} in {where}; valid keys are: {valid}")
+        level = _lookup(given, parts[:-1])
+        unknown = [k for k in level if k not in {f.name for f in dataclasses.fields(obj)}] \
+            if isinstance(level, dict) else [parts[-1]]
+        return ConfigError(
+            f"{source}: unknown key(s) {unknown or [parts[-1]]} in config section {where!r}; valid keys are: {valid}"
+        )
+    if isinstance(err, (InterpolationResolutionError, GrammarParseError)):
+        raw = "" if got is _MISSING else f" {got!r}"
+        return ConfigError(
+            f"{source}: {full_key}: cannot resolve the interpolation{raw} ({detail}); an interpolation names "
+            "another key of the config, e.g. run.out_dir: runs/${model}_seed${run.seed}"
+        )
+    if isinstance(err, UnsupportedValueType):
+        shown = "a value" if got is _MISSING else f"{got!r} ({type(got).__name__})"
+        return ConfigError(
+            f"{source}: {full_key or 'a value'} is {shown}, which a config cannot hold (numbers, text, true/false, "
+            f"null, lists and mappings only); quote it in YAML to pass it as text"
+        )
+    if isinstance(err, ValidationError) and full_key:
+        words, example = _expected(_field_type(parts))
+        shown = "" if got is _MISSING else f"; got {got!r} ({type(got).__name__})"
+        return ConfigError(f"{source}: {full_key} must be {words}{shown}; write e.g. {full_key}={example}")
+    return ConfigError(f"{source}: {full_key + ': ' if full_key else ''}{detail}")
 
 
 def _choice(value, valid, where):
