@@ -338,6 +338,17 @@ class SimulatedCapacityResult:
     def capacity_bias_corrected(self) -> float:
         return self.n_manifolds / (self.n_c + 1.0)
 
+    def _display_items(self) -> dict:
+        return {"P": self.n_manifolds, "capacity": self.capacity,
+                "capacity_bias_corrected": self.capacity_bias_corrected, "n_c": self.n_c}
+
+    def __repr__(self) -> str:
+        return short_repr(self, self._display_items())
+
+    def _repr_html_(self) -> str:
+        return html_summary(self, self._display_items(), self.trials, full_table=".trials",
+                            note="separable fraction of random dichotomies against projected dimension n")
+
     def to_dataframe(self) -> pd.DataFrame:
         """The evaluated dimensions with their separable fractions, plus n_c and the capacities."""
         return self.trials.assign(n_c=self.n_c, capacity=self.capacity,

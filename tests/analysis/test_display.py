@@ -1,12 +1,13 @@
 """Results in Jupyter: a short one-line repr and a one-screen HTML table holding the key numbers."""
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
 from analysis._display import MAX_ROWS, format_value, html_summary
 from analysis.alignment import manifold_alignment
 from analysis.assemblies import average_repetitions
-from analysis.capacity import manifold_capacity
+from analysis.capacity import SimulatedCapacityResult, manifold_capacity
 from analysis.flows.components import local_components
 from analysis.predictivity import neural_predictivity, score_layers
 
@@ -33,6 +34,14 @@ def test_capacity_result():
     assert f"capacity={format_value(res.capacity)}" in text and "P=12" in text
     # 12 manifolds: MAX_ROWS shown, the rest counted
     assert f"… {12 - MAX_ROWS} more rows" in page and ">m0<" in page and ">m11<" not in page
+
+
+def test_simulated_capacity_result():
+    trials = pd.DataFrame({"n": [4, 8, 12], "n_separable": [0, 5, 10], "n_rep": [10, 10, 10],
+                           "fraction": [0.0, 0.5, 1.0]})
+    res = SimulatedCapacityResult(capacity=8 / 7.5, n_c=7.5, n_manifolds=8, trials=trials)
+    text, page = _check(res, [res.capacity, res.capacity_bias_corrected, 7.5, 8])
+    assert "P=8" in text and page.count("<tr") == 4 + 1 + 3  # 4 key numbers, header, 3 trials
 
 
 def test_alignment_result():
