@@ -64,7 +64,7 @@ def _part(run: Run, name: str, cfg: dict, device) -> dict:
         sub_cfg[key] = value
     if isinstance(sub_cfg.get("checkpoints"), dict):
         # the models it leaves null come from earlier parts (their registrations say where) instead of being trained again
-        trained = _trained_checkpoints(run)
+        trained = trained_checkpoints(run)
         sub_cfg["checkpoints"] = {k: v or trained.get(k) for k, v in sub_cfg["checkpoints"].items()}
     out = run.path(name)
     report = run_reproduction(name, quick=True, device=str(device), out=out, config=sub_cfg)
@@ -86,7 +86,7 @@ def _part(run: Run, name: str, cfg: dict, device) -> dict:
             "metrics": [{"part": name, "part_stage": m.pop("stage"), **m} for m in sub.metrics_rows()]}
 
 
-def _trained_checkpoints(run: Run) -> dict:
+def trained_checkpoints(run: Run) -> dict:
     """Model name → checkpoint of every model that the finished parts of ``run`` trained."""
     out = {}
     for part, record in run.records.items():

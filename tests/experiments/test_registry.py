@@ -10,7 +10,7 @@ import experiments.reproductions as reproductions
 from experiments.__main__ import main
 from experiments.config import CONFIG_DIR, available, load_config
 from experiments.reproductions import get_reproduction, list_reproductions, register_reproduction, run_reproduction
-from experiments.reproductions.quickstart import _trained_checkpoints, default_parts
+from experiments.reproductions.quickstart import trained_checkpoints, default_parts
 from experiments.runner import Run
 
 NAMES = list_reproductions()
@@ -128,7 +128,7 @@ def test_quickstart_hands_later_parts_the_checkpoints_earlier_parts_recorded(tmp
         "flows": {"sub_records": {}},
     }
     expected = {"texture_model": "/t.pt", "lcl_v2": "/l.pt", "resnet50": "/r.pt"}
-    assert _trained_checkpoints(run) == expected
+    assert trained_checkpoints(run) == expected
     # manifolds leaves exactly those models null: it is handed all three
     assert {k for k, v in load_config("manifolds", quick=True)["checkpoints"].items() if v is None} <= set(expected)
 
