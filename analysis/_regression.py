@@ -37,7 +37,7 @@ import torch
 
 __all__ = [
     "BatchedPLS", "BatchedRidge", "PLSPath", "RidgePath", "LinearPath", "EstimatorPath", "kernel_pls",
-    "dual_ridge", "dual_ridge_fit", "centred_blocks", "fit_predict_splits", "pearson_columns", "self_gram",
+    "dual_ridge", "dual_ridge_fit", "centred_blocks", "centred_gram", "fit_predict_splits", "pearson_columns", "self_gram",
     "make_path", "regression_name", "REGRESSIONS",
 ]
 
@@ -70,6 +70,26 @@ def self_gram(x: torch.Tensor) -> torch.Tensor:
     return x @ x.transpose(-1, -2)
 
 
+def centred_gram(X, dtype: torch.dtype, device=None, block: int = 2048) -> torch.Tensor:
+    """Gram matrix of the column-centred features, ``(X − 1μᵀ)(X − 1μᵀ)ᵀ``, by column blocks.
+
+    ``X`` (n × p array or tensor) is read ``block`` columns at a time: each block
+    is converted to ``dtype`` on ``device``, centred on its column means and its
+    Gram (``syrk``) added to the n × n result. So a float32 feature matrix never
+    gets a float64 or a centred copy: the extra memory is one n × block block
+    and the n × n result, whatever p is.
+    """
+    Xt = X if isinstance(X, torch.Tensor) else torch.as_tensor(np.asarray(X))
+    n, p = Xt.shape
+    dev = torch.device(device) if device is not None else Xt.device
+    G = torch.zeros(n, n, dtype=dtype, device=dev)
+    for s in range(0, p, block):
+        xb = Xt[:, s:s + block].to(device=dev, dtype=dtype, copy=True)
+        xb -= xb.mean(0, keepdim=True)
+        G += self_gram(xb)
+    return G
+
+
 def pearson_columns(pred, target) -> np.ndarray:
     """Pearson r between matching columns of two (n, m) arrays (NaN where constant).
 
@@ -97,6 +117,18 @@ def _mv(M: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
 def _quad(v: torch.Tensor, M: torch.Tensor) -> torch.Tensor:
     """Batched quadratic form vᵀ M v → (S,)."""
     return (v * _mv(M, v)).sum(-1)
+
+
+def _pinv(M: torch.Tensor) -> torch.Tensor:
+    """Pseudo-inverse of a batch of small matrices, cutoff ``max(m, n)·eps·σ_max`` (scipy's, as scikit-learn uses).
+
+    On the CPU through numpy's LAPACK, which is loaded already: torch's first
+    ``linalg.pinv`` call maps ~30 MiB of library pages for a (S, 25, 25) problem.
+    """
+    rcond = max(M.shape[-2:]) * torch.finfo(M.dtype).eps
+    if M.device.type == "cpu":
+        return torch.from_numpy(np.linalg.pinv(M.numpy(), rcond=rcond)).to(M.dtype)
+    return torch.linalg.pinv(M, rtol=rcond)
 
 
 def kernel_pls(K: torch.Tensor, Kx: torch.Tensor, Y: torch.Tensor, n_components: int = 25,
@@ -239,14 +271,16 @@ def kernel_pls(K: torch.Tensor, Kx: torch.Tensor, Y: torch.Tensor, n_components:
         B[:, :, k] = back(t / tt, k)
         Q[:, :, k] = q_k
         T[:, :, k] = t
-        # deflation: K ← Π K Π, Y ← Y − t qᵀ
+        # deflation: K ← Π K Π = K − (u vᵀ + v uᵀ) with u = t / tᵀt, v = K t − ½ (tᵀK t) u,
+        # as two rank-one updates in place (no (S, n, n) temporaries); Y ← Y − t qᵀ
         Kt = torch.einsum("sij,sj->si", Kk, t)
-        tKt = (t * Kt).sum(-1, keepdim=True)
-        Kk = (Kk - (t[:, :, None] * Kt[:, None, :] + Kt[:, :, None] * t[:, None, :]) / tt[:, :, None]
-              + t[:, :, None] * t[:, None, :] * (tKt / tt**2)[:, :, None])
+        u = t / tt
+        v = Kt - 0.5 * (t * Kt).sum(-1, keepdim=True) * u
+        Kk.baddbmm_(u[:, :, None], v[:, None, :], alpha=-1.0)
+        Kk.baddbmm_(v[:, :, None], u[:, None, :], alpha=-1.0)
         Yk = Yk - t[:, :, None] * q_k[:, None, :]
     M = B.transpose(1, 2) @ K @ A                              # PᵀW
-    coef = A @ torch.linalg.pinv(M) @ Q.transpose(1, 2)        # (S, n, q) dual coefficients
+    coef = A @ _pinv(M) @ Q.transpose(1, 2)                     # (S, n, q) dual coefficients
     return y_mean + Kx @ coef, n_iter
 
 
@@ -272,9 +306,8 @@ class PLSPath:
                 f"features; got {n} stimuli x {p} features. Lower n_components or use "
                 f"regression='ridge'."
             )
-        X = _as_tensor(X, self.device, torch.float64)
-        X = X - X.mean(0, keepdim=True)
-        return _Gram(gram=self_gram(X), n_features=X.shape[1])
+        # float64 Gram of the centred features, block by block: no float64 or centred copy of X
+        return _Gram(gram=centred_gram(X, torch.float64, self.device), n_features=p)
 
     def fit_predict(self, prepared, Y, train, test, order=None):
         return self.fit_predict_splits(prepared, Y, [(train, test)], order)[0]
@@ -292,10 +325,11 @@ class PLSPath:
         by_size: dict[tuple[int, int], list[int]] = {}
         for i, (tr, te) in enumerate(splits):
             by_size.setdefault((len(tr), len(te)), []).append(i)
-        for members in by_size.values():
-            blocks = [centred_blocks(G, *splits[i]) for i in members]
-            K = torch.stack([b[0] for b in blocks])
-            Kx = torch.stack([b[1] for b in blocks])
+        for (n_tr, n_te), members in by_size.items():
+            K = torch.empty(len(members), n_tr, n_tr, dtype=G.dtype, device=G.device)
+            Kx = torch.empty(len(members), n_te, n_tr, dtype=G.dtype, device=G.device)
+            for j, i in enumerate(members):  # written in place: no list of blocks beside the stack
+                K[j], Kx[j] = centred_blocks(G, *splits[i])
             Ytr = torch.stack([Y[torch.as_tensor(np.asarray(splits[i][0]), device=G.device)] for i in members])
             pred, _ = kernel_pls(K, Kx, Ytr, self.n_components)
             for j, i in enumerate(members):
@@ -359,13 +393,12 @@ class RidgePath:
         self.device = torch.device(device) if device is not None else torch.device("cpu")
 
     def prepare(self, X) -> _Gram:
-        dtype = compute_dtype(X)
-        X = _as_tensor(X, self.device, dtype)
-        X = X - X.mean(0, keepdim=True)  # exact within any split; avoids cancellation
-        # the n²p product runs in the input's dtype; the small n×n algebra after it
-        # (eigendecomposition, α selection) runs in float64 so that near-equal GCV
+        # centring is exact within any split and avoids cancellation; the n²p product runs
+        # in the input's dtype, block by block (no centred copy of X); the small n×n algebra
+        # after it (eigendecomposition, α selection) runs in float64 so that near-equal GCV
         # values are ranked the same way whatever the input precision
-        return _Gram(gram=self_gram(X).to(torch.float64), n_features=X.shape[1])
+        gram = centred_gram(X, compute_dtype(X), self.device)
+        return _Gram(gram=gram.to(torch.float64), n_features=int(X.shape[1]))
 
     def fit_predict(self, prepared: _Gram, Y, train, test, order=None):
         G = prepared.gram

@@ -373,7 +373,8 @@ def neural_predictivity(
     name = regression_name(regression)
     src = _per_stimulus(source, "source")
     tgt = _per_stimulus(target, "target")
-    tgt, src = align(tgt, src)
+    if not np.array_equal(src["stimulus_id"].values, tgt["stimulus_id"].values):
+        tgt, src = align(tgt, src)  # reorders (a copy of) the source; skipped when already in order
     strat = _stratification(tgt, stratify_on)
     ids = np.asarray(tgt["stimulus_id"].values).astype(str)
     splits = shuffle_splits(len(ids), strat, n_splits, train_size, random_state)

@@ -463,3 +463,17 @@ def test_layer_scores_ceiled_uses_each_regions_own_ceiling():
         assert table.loc[reg, "ceiling"] == pytest.approx(c)
         assert table.loc[reg, "ceiled_score"] == pytest.approx((table.loc[reg, "score"] / c) ** 2)
         assert table.loc[reg, "convention"] == "(r/c)^2"
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_centred_gram_by_blocks_equals_the_gram_of_centred_features(dtype):
+    """The block-wise Gram (no float64 or centred copy of X) equals (X − μ)(X − μ)ᵀ computed at once in
+    float64, also when the block size does not divide the number of features."""
+    from analysis._regression import centred_gram
+
+    rng = np.random.default_rng(5)
+    X = (3.0 + rng.normal(size=(37, 1000))).astype(dtype)
+    Xc = X.astype(np.float64) - X.astype(np.float64).mean(0)
+    G = centred_gram(X, torch.float64, block=128).numpy()
+    np.testing.assert_allclose(G, Xc @ Xc.T, rtol=1e-12, atol=1e-9)
+    assert centred_gram(X, torch.float64, block=128).dtype == torch.float64
