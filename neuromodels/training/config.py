@@ -377,6 +377,8 @@ def structured_config(values: dict | None = None, overrides: list[str] | None = 
             node = OmegaConf.merge(node, values)
         except OmegaConfBaseException as err:
             raise _config_error(err, source, values) from None
+        except TypeError:  # "Cannot merge incompatible container types": a list where a mapping belongs or back
+            raise _container_mismatch(values, source) from None
     for item in overrides or []:
         _apply_override(node, item)
     return node
@@ -567,6 +569,23 @@ def _apply_override(node: DictConfig, item: str) -> None:
         OmegaConf.update(node, key, value, merge=merge)
     except OmegaConfBaseException as err:
         raise _config_error(err, source, value, prefix=key) from None
+
+
+def _container_mismatch(values: dict, source: str) -> ConfigError:
+    """The first key whose value is a list where the schema has a mapping (or a mapping where it has a list)."""
+    for key, value in values.items():
+        items = value.items() if key in _SECTIONS and isinstance(value, Mapping) else [(None, value)]
+        for sub, v in items:
+            parts = [key] if sub is None else [key, sub]
+            inner, _ = _optional(_field_type(parts))
+            wants_list = inner is list or get_origin(inner) is list
+            wants_dict = inner is dict or get_origin(inner) is dict
+            if (wants_list and isinstance(v, Mapping)) or (wants_dict and isinstance(v, (list, tuple))):
+                words, example = _expected(_field_type(parts))
+                full_key = ".".join(parts)
+                return ConfigError(f"{source}: {full_key} must be {words}; got {v!r} ({type(v).__name__}); "
+                                   f"write e.g. {full_key}={example}")
+    return ConfigError(f"{source}: a list is given where the config has a mapping, or a mapping where it has a list")
 
 
 _KEY_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
