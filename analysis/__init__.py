@@ -18,7 +18,8 @@ imported on first use so that ``import analysis`` stays light):
 - ``capacity``: manifold_capacity, simulated_capacity, manifold_geometry_by_layer,
   manifold_geometry_by_region
 - ``alignment``: manifold_alignment
-- ``texture``: modulation_index, family_decoding, spatial_average, live_units
+- ``texture``: modulation_index, modulation_table, spatial_average, live_units
+- ``texture_decoding``: family_decoding
 - ``few_shot``: data_efficiency
 - ``distortions``: distort, register_distortion (a registry of parametric image distortions)
 - ``robustness``: model_trials, ood_accuracy
@@ -47,7 +48,8 @@ _API = {
     "capacity": ["manifold_capacity", "simulated_capacity", "manifold_geometry_by_layer",
                  "manifold_geometry_by_region"],
     "alignment": ["manifold_alignment"],
-    "texture": ["modulation_index", "family_decoding", "spatial_average", "live_units"],
+    "texture": ["modulation_index", "modulation_table", "spatial_average", "live_units"],
+    "texture_decoding": ["family_decoding"],
     "few_shot": ["data_efficiency"],
     "distortions": ["distort", "register_distortion"],
     "robustness": ["model_trials", "ood_accuracy"],

@@ -6,7 +6,7 @@ recorded populations on the same images — the evaluation of Parthasarathy &
 Simoncelli (2020): a representation that makes texture families linearly separable
 from few examples has high accuracy at small n. The classifier is the batched
 shrinkage LDA of :mod:`analysis._lda` (the decoder of
-:func:`analysis.texture.family_decoding`); figures: :func:`analysis.plot.texture.plot_data_efficiency`.
+:func:`analysis.texture_decoding.family_decoding`); figures: :func:`analysis.plot.texture.plot_data_efficiency`.
 """
 from __future__ import annotations
 
@@ -67,7 +67,7 @@ def data_efficiency(
         Presentation coord holding the class (default ``texture_family``).
     texture_type : {'texture', 'noise'} or None
         Use only this stimulus type when the coord exists (default naturalistic).
-    shrinkage, standardize : see :func:`analysis.texture.family_decoding`
+    shrinkage, standardize : see :func:`analysis.texture_decoding.family_decoding`
     seed : int
     device : torch device, optional
     max_batch_bytes : float

@@ -87,7 +87,7 @@ def plot_family_decoding(table: pd.DataFrame, ax=None):
 
     Parameters
     ----------
-    table : pandas.DataFrame from :func:`analysis.texture.family_decoding`
+    table : pandas.DataFrame from :func:`analysis.texture_decoding.family_decoding`
     ax : matplotlib Axes, optional
 
     Returns

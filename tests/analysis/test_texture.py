@@ -1,4 +1,4 @@
-"""Tests of analysis.texture: closed forms, planted ground truth, chance levels, sklearn."""
+"""Tests of analysis.texture and analysis.texture_decoding: closed forms, planted ground truth, chance levels, sklearn."""
 from __future__ import annotations
 
 import matplotlib
@@ -15,7 +15,8 @@ from analysis.assemblies import make_assembly
 from analysis._lda import ShrinkageLDA, lda_scores
 from analysis.plot.texture import plot_data_efficiency, plot_family_decoding, plot_modulation_index
 from analysis.few_shot import data_efficiency
-from analysis.texture import family_decoding, modulation_index, modulation_table
+from analysis.texture import modulation_index, modulation_table
+from analysis.texture_decoding import family_decoding
 
 
 # --------------------------------------------------------------------------------------
