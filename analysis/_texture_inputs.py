@@ -1,7 +1,7 @@
 """Input checks and population splitting shared by the texture analyses.
 
-Used by :mod:`analysis.texture` (modulation index) and :mod:`analysis.texture_decoding`
-(family vs sample decoding): a texture assembly must carry the presentation coords of
+Used by :mod:`analysis.texture` (modulation index), :mod:`analysis.texture_decoding`
+(family vs sample decoding) and :mod:`analysis.few_shot` (data efficiency): a texture assembly must carry the presentation coords of
 the FreemanZiemba2013 layout, and an analysis runs per population (one assembly split
 by a neuroid coord such as ``region`` or ``layer``, or a mapping of assemblies).
 

@@ -18,17 +18,11 @@ import torch
 
 from analysis._lda import check_shrinkage, decode
 from analysis._progress import progress_bar
-from analysis._validation import check_assembly, presentation_coord
+from analysis._texture_inputs import check_texture_assembly
 from analysis.assemblies import PRESENTATION, average_repetitions
 from analysis.texture import TEXTURE
 
 __all__ = ["data_efficiency"]
-
-_LABEL_HINT = (
-    "data_efficiency classifies stimuli by the presentation coord {label!r}. Build the assembly from a "
-    "texture stimulus set (analysis.texture_stimuli.texture_stimulus_set), whose table columns become "
-    "presentation coords, or assign it with assembly.assign_coords({label}=('presentation', ...))."
-)
 
 
 def data_efficiency(
@@ -100,8 +94,7 @@ def data_efficiency(
     prepared = {}
     reference_ids = None
     for name, asm in models.items():
-        check_assembly(asm, "data_efficiency")
-        presentation_coord(asm, label, "data_efficiency", hint=_LABEL_HINT.format(label=label))
+        check_texture_assembly(asm, "data_efficiency", [label])
         asm = average_repetitions(asm)
         if texture_type is not None and "texture_type" in asm.coords:
             asm = asm.isel({PRESENTATION: np.flatnonzero(
