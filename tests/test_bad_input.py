@@ -45,6 +45,9 @@ CONFIG_PROBES = [
     ("unknown section", "model: lcl_v2\nschedul: {steps: 3}\n", r"unknown key\(s\) \['schedul'\].*valid keys"),
     ("negative lr", "optim: {lr: -1}\n", r"optim\.lr must be a positive learning rate"),
     ("binary file", None, r"bad\.yaml.*not a text file"),
+    ("text for an int", "data: {patch_size: abc}\n", r"bad\.yaml': data\.patch_size must be an integer; got 'abc'"),
+    ("list for a mapping", "model_config: [4, 8]\n", r"bad\.yaml': model_config must be a mapping; got \[4, 8\]"),
+    ("unresolvable interpolation", "run: {out_dir: 'runs/${nope}'}\n", r"run\.out_dir: cannot resolve the interpolation"),
 ]
 
 
@@ -67,6 +70,9 @@ OVERRIDE_PROBES = [
     ("empty key part", "optim..lr=1", r"empty part"),
     ("unknown key", "optim.learning_rate=0.1", r"unknown key 'learning_rate' in optim; valid keys are: name, lr"),
     ("string for int", "schedule.steps=many", r"schedule\.steps must be a positive integer; got 'many'"),
+    ("string for typed int", "data.patch_size=many", r"data\.patch_size must be an integer; got 'many' \(str\)"),
+    ("key below a value", "model.name=lcl_v2", r"model holds a value \('lcl_v2'\), not a section"),
+    ("unresolvable interpolation", "run.out_dir=${nope}", r"cannot resolve the interpolation"),
 ]
 
 
