@@ -13,15 +13,18 @@ subtracted centers in an orthonormal basis of their span, n = its rank
 (P − 1 when N ≥ P − 1, else ≤ N).
 
 Optimizer (ours, documented): Riemannian conjugate gradient on St(n, K) —
-Euclidean gradient by autograd, Riemannian gradient ``g − V sym(Vᵀg)``, QR
-retraction (``qf``, signs fixed so diag(R) > 0), vector transport by tangent
-projection, Polak–Ribière+ β, Armijo backtracking line search; stop when the
-Riemannian gradient norm falls below ``gtol·(1 + f)`` (gtol = 1e-6), the
-relative decrease of f in one iteration below ``ftol`` (1e-6), or after
-``max_iter`` iterations (100 per rank). These are looser than the reference's
-pymanopt run (absolute gradient 1e-6, up to 20000 iterations), which took minutes
-for P = 100 here; the residual correlation that selects K changes in the third
-digit (by < 0.01 in our checks). All restarts run in one batch.
+Euclidean gradient in closed form (:func:`_value_and_grad`, no autograd),
+Riemannian gradient ``g − V sym(Vᵀg)``, QR retraction (``qf``, signs fixed so
+diag(R) > 0), vector transport by tangent projection, Polak–Ribière+ β, Armijo
+line search started from the step predicted by the last decrease and backtracked
+by quadratic interpolation (about 1.7 cost evaluations per iteration instead of
+3.5 with step doubling/halving); stop when the Riemannian gradient norm falls
+below ``gtol·(1 + f)`` (gtol = 1e-6), the relative decrease of f in one iteration
+below ``ftol`` (1e-6), or after ``max_iter`` iterations (100 per rank). These are
+looser than the reference's pymanopt run (absolute gradient 1e-6, up to 20000
+iterations), which took minutes for P = 100 here; the residual correlation that
+selects K changes in the third digit (by < 0.01 in our checks). All restarts run
+in one batch, and a restart leaves the batch once it has converged.
 
 Greedy rank schedule (as in the reference): for K = 1, 2, ..., maxK the
 subspace is initialized from the K−1 solution plus one random direction,
@@ -54,6 +57,12 @@ def _qf(A: torch.Tensor) -> torch.Tensor:
     return Q * d[..., None, :]
 
 
+def _mm(A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
+    """A (P, n) @ B (R, n, K) → (R, P, K) as one matrix product (A is never copied R times)."""
+    R, n, K = B.shape
+    return (A @ B.transpose(0, 1).reshape(n, R * K)).reshape(A.shape[0], R, K).transpose(0, 1)
+
+
 class _Problem:
     """The fixed parts of cost (1): X (P, n), C = XXᵀ, C∘C and diag C, computed once."""
 
@@ -65,29 +74,31 @@ class _Problem:
 
 
 def _cost(V: torch.Tensor, prob: _Problem) -> torch.Tensor:
-    """Cost (1) for a batch of V (R, n, K); returns (R,).
+    """Cost (1) for a batch of V (R, n, K); returns (R,)."""
+    return _value_and_grad(V, prob)[0]
 
-    With c = XV, w_μ = 1/c0_μ and Y = diag(w) c, the P × P residual is never formed:
-    2f = wᵀ(C∘C)w − 2 tr(YᵀCY) + ‖cᵀ diag(w) c‖_F²  (R·P²·K operations, no R×P×P tensor).
+
+def _value_and_grad(V: torch.Tensor, prob: _Problem) -> tuple[torch.Tensor, torch.Tensor]:
+    """Cost (1) and its Euclidean gradient for a batch of V (R, n, K), in closed form.
+
+    With R = C − ccᵀ, w_μ = 1/c0_μ, Y = diag(w) c, M = cᵀY (K × K) and
+    q = (R∘R) w = (C∘C) w − 2 rowsum(c ∘ CY) + rowsum(cM ∘ c):
+
+        f = ½ wᵀq,
+        ∂f/∂c = −2 diag(w)(CY − cM) + 2 diag(w² ∘ q) c,     ∂f/∂V = Xᵀ ∂f/∂c,
+
+    (the second term is the dependence of w on c: ∂w_μ/∂c_μ = 2 w_μ² c_μ). No P × P
+    residual is formed: R·P²·K operations, three matrix products of the batch.
     """
-    c = prob.X @ V  # (R, P, K)
-    c0 = prob.dC[None, :] - (c**2).sum(-1)  # (R, P)
-    w = 1.0 / c0
-    Y = w[:, :, None] * c
-    t1 = ((w @ prob.C2) * w).sum(-1)
-    t2 = ((prob.C @ Y) * Y).sum(dim=(1, 2))
-    t3 = ((c.transpose(1, 2) @ Y) ** 2).sum(dim=(1, 2))
-    return 0.5 * (t1 - 2 * t2 + t3)
-
-
-def _value_and_rgrad(V, X):
-    V = V.detach().requires_grad_(True)
-    f = _cost(V, X)
-    (g,) = torch.autograd.grad(f.sum(), V)
-    V = V.detach()
-    VtG = V.transpose(1, 2) @ g
-    rg = g - V @ (0.5 * (VtG + VtG.transpose(1, 2)))
-    return f.detach(), rg
+    c = _mm(prob.X, V)  # (R, P, K)
+    w = 1.0 / (prob.dC - (c**2).sum(-1))  # (R, P)
+    Y = w[..., None] * c
+    CY = _mm(prob.C, Y)
+    cM = c @ (c.transpose(1, 2) @ Y)
+    q = w @ prob.C2 - 2 * (c * CY).sum(-1) + (cM * c).sum(-1)
+    f = 0.5 * (w * q).sum(-1)
+    Gc = -2 * w[..., None] * (CY - cM) + 2 * (w**2 * q)[..., None] * c
+    return f, _mm(prob.X.T, Gc)
 
 
 def _proj(V, Z):
@@ -100,47 +111,58 @@ def _inner(A, B):
 
 
 def stiefel_cg(X, V0, max_iter=100, gtol=1e-6, ftol=1e-6):
-    """Minimize (1) from a batch of starting points V0 (R, n, K); returns (V, f)."""
-    X = X if isinstance(X, _Problem) else _Problem(X)
+    """Minimize (1) from a batch of starting points V0 (R, n, K); returns (V, f).
+
+    Riemannian conjugate gradient (Polak–Ribière+), closed-form gradient
+    (:func:`_value_and_grad`), QR retraction. Line search: Armijo (c₁ = 10⁻⁴) from the
+    initial step 2(f_{k−1} − f_k)/(−slope) (Nocedal & Wright 2006, eq. 3.60; at most a
+    unit move), backtracking by safeguarded quadratic interpolation. Each start leaves
+    the batch when it has converged (gradient, or relative decrease below ``ftol``),
+    so later iterations cost only the starts still moving.
+    """
+    prob = X if isinstance(X, _Problem) else _Problem(X)
     V = V0.clone()
-    f, rg = _value_and_rgrad(V, X)
+    R = V.shape[0]
+    f, g = _value_and_grad(V, prob)
+    rg = _proj(V, g)
     d = -rg
-    step = torch.ones_like(f)
-    active = torch.ones_like(f, dtype=torch.bool)
+    df_prev = torch.full_like(f, float("nan"))  # f_{k−1} − f_k
+    act = torch.arange(R, device=V.device)
     for _ in range(max_iter):
-        active &= rg.flatten(1).norm(dim=1) > gtol * (1 + f.abs())
-        if not bool(active.any()):
+        act = act[rg[act].flatten(1).norm(dim=1) > gtol * (1 + f[act].abs())]
+        if act.numel() == 0:
             break
-        slope = _inner(rg, d)
+        Va, fa, rga, da = V[act], f[act], rg[act], d[act]
+        slope = _inner(rga, da)
         bad = slope >= 0  # not a descent direction: restart along −grad
-        d = torch.where(bad[:, None, None], -rg, d)
-        slope = torch.where(bad, -_inner(rg, rg), slope)
-        alpha = step.clone()
-        accepted = ~active
-        Vn, fn = V.clone(), f.clone()
-        for _ls in range(40):
-            trial = _qf(V + alpha[:, None, None] * d)
-            ft = _cost(trial, X).detach()
-            ok = (ft <= f + 1e-4 * alpha * slope) & ~accepted
-            Vn = torch.where(ok[:, None, None], trial, Vn)
-            fn = torch.where(ok, ft, fn)
-            accepted |= ok
-            if bool(accepted.all()):
+        da = torch.where(bad[:, None, None], -rga, da)
+        slope = torch.where(bad, -_inner(rga, rga), slope)
+        unit = 1.0 / da.flatten(1).norm(dim=1).clamp(min=1e-300)
+        dfp = df_prev[act]
+        alpha = torch.where(torch.isfinite(dfp) & (dfp > 0), 2.0 * dfp / (-slope), unit)
+        alpha = torch.minimum(alpha, unit)
+        pend = torch.ones(act.numel(), dtype=torch.bool, device=V.device)
+        Vn, fn, gn = Va.clone(), fa.clone(), g[act].clone()
+        for _ls in range(30):
+            idx = pend.nonzero().squeeze(1)
+            ai, si, fi = alpha[idx], slope[idx], fa[idx]
+            trial = _qf(Va[idx] + ai[:, None, None] * da[idx])
+            ft, gt = _value_and_grad(trial, prob)
+            ok = ft <= fi + 1e-4 * ai * si
+            oi = idx[ok]
+            Vn[oi], fn[oi], gn[oi] = trial[ok], ft[ok], gt[ok]
+            pend[oi] = False
+            if not bool(pend.any()):
                 break
-            alpha = torch.where(accepted, alpha, alpha / 2)
-        stalled = ~accepted  # no decrease found: treat as converged
-        small = (f - fn).abs() <= ftol * f.abs().clamp(min=1e-300)
-        fn_, rgn = _value_and_rgrad(Vn, X)
-        d_t = _proj(Vn, d)
-        rg_t = _proj(Vn, rg)
-        beta = (_inner(rgn, rgn - rg_t) / _inner(rg, rg).clamp(min=1e-300)).clamp(min=0)
-        upd = active & accepted
-        V = torch.where(upd[:, None, None], Vn, V)
-        f = torch.where(upd, fn_, f)
-        d = torch.where(upd[:, None, None], -rgn + beta[:, None, None] * d_t, d)
-        rg = torch.where(upd[:, None, None], rgn, rg)
-        step = torch.where(upd, (2 * alpha).clamp(max=1e3), step)
-        active &= ~stalled & ~small
+            aq = -si * ai**2 / (2 * (ft - fi - si * ai)).clamp(min=1e-300)
+            alpha[idx] = torch.where(ok, ai, torch.minimum(torch.maximum(aq, 0.1 * ai), 0.5 * ai))
+        rgn = _proj(Vn, gn)
+        beta = (_inner(rgn, rgn - _proj(Vn, rga)) / _inner(rga, rga).clamp(min=1e-300)).clamp(min=0)
+        V[act], f[act], g[act], rg[act] = Vn, fn, gn, rgn
+        d[act] = -rgn + beta[:, None, None] * _proj(Vn, da)
+        df_prev[act] = fa - fn
+        done = pend | ((fa - fn).abs() <= ftol * fa.abs().clamp(min=1e-300))  # stalled or converged
+        rg[act[done]] = 0.0  # leaves the batch at the next check
     return V, f
 
 
