@@ -75,8 +75,8 @@ class Reproduction:
 
     name: str
     title: str
-    doc: str
-    run: Callable
+    doc: str = field(repr=False)
+    run: Callable = field(repr=False)
     trains: dict = field(default_factory=dict)
 
     @property
