@@ -14,9 +14,9 @@ takes a checkpoint (``load_lcl_v2``, the Brain-Score exporter) takes ``entry.pat
 hash; files are read by the toolkit's one checkpoint reader (nothing but tensors and
 plain values is unpickled).
 
-Shipped files live in ``neuromodels/pretrained/`` (package data). No entry is
-shipped yet: the ``cpu``-preset runs that make them have not been run
-(``docs/models.md``, "Pretrained weights").
+Shipped files live in ``neuromodels/pretrained/`` (package data). Shipped so far:
+the ``QUICK`` entries (the quick configs, seed 0); the ``cpu``-preset runs have not
+been made yet (``docs/models.md``, "Pretrained weights").
 
 Examples
 --------
@@ -154,11 +154,57 @@ class WeightsEnum(enum.Enum):
 
 
 class LCLV2Weights(WeightsEnum):
-    """Pretrained LCL-V2 weights. No entry yet (the ``cpu``-preset run has not been made)."""
+    """Pretrained LCL-V2 weights.
+
+    ``QUICK``: ``lcl_v2_quick.yaml`` (16/32 channels, 150 steps per stage on the
+    bundled images, seed 0) — a demonstration-size model whose documented numbers
+    (``meta["quick_claims"]``, ``tests/neuromodels/quick_claims.py``) show stage 2 more
+    texture-modulated than stage 1 and than untrained, and stage-1 filters more
+    orientation-tuned than untrained. The ``cpu`` preset (``lcl_v2_cpu.yaml``) is not
+    shipped yet (docs/models.md, "Pretrained weights").
+    """
+
+    QUICK = Weights(
+        file="lcl_v2_quick_seed0.pt",
+        sha256="c8c413246ae362d43f0a6c3473052ae3585eb43c444838bd9b3b6c4a2c5e6282",
+        model="lcl_v2",
+        config={"channels": [16, 32], "kernel_sizes": [7, 5], "pool_sizes": 4, "pool_strides": 2, "pooling": "l2",
+                "embedding": "local", "embedding_cell": 0.0, "input_normalization": True},
+        train_config="lcl_v2_quick.yaml",
+        command="python -m neuromodels.training neuromodels/configs/lcl_v2_quick.yaml run.seed=0",
+        seed=0,
+        meta={"steps": 300, "final_loss": 0.036007, "git": "ff6a3e07d35b9b6eb78ec216bbddca7e7dd91371",
+              "torch": "2.14.1+cu130", "device": "cpu",
+              "quick_claims": {
+                  "trained": {"mi_stages.0": -0.075397, "mi_stages.1": 0.028245, "circular_variance_stages.0": 0.676247},
+                  "untrained": {"mi_stages.0": -0.090225, "mi_stages.1": -0.023793,
+                                "circular_variance_stages.0": 0.776835}}},
+    )
+    DEFAULT = QUICK
 
 
 class TextureModelWeights(WeightsEnum):
-    """Pretrained texture-model weights. No entry yet (the ``cpu``-preset run has not been made)."""
+    """Pretrained texture-model weights.
+
+    ``QUICK``: ``texture_model_quick.yaml`` (2 scales, simple + complex cells, 16 V2
+    channels, 500 steps on the 18 synthesized training families, seed 0); its V2 is
+    more texture-modulated than the untrained architecture on the held-out bundled
+    textures (``meta["quick_claims"]``). The ``cpu`` preset is not shipped yet.
+    """
+
+    QUICK = Weights(
+        file="texture_model_quick_seed0.pt",
+        sha256="fac624ada0e6baa40ffd418a1af11da345964aee2e2d7c22e38ecade185cff05",
+        model="texture_model",
+        config={"n_scales": 2, "n_orientations": 4, "v1_cells": "both", "channels": 16},
+        train_config="texture_model_quick.yaml",
+        command="python -m neuromodels.training neuromodels/configs/texture_model_quick.yaml run.seed=0",
+        seed=0,
+        meta={"steps": 500, "final_loss": -13.676834, "git": "d37392ec045c0ba9356e223aa55f2cdab74effa5",
+              "torch": "2.14.1+cu130", "device": "cpu",
+              "quick_claims": {"trained": {"mi_stages.0": 0.253046}, "untrained": {"mi_stages.0": 0.058187}}},
+    )
+    DEFAULT = QUICK
 
 
 _ENUMS = {"lcl_v2": LCLV2Weights, "texture_model": TextureModelWeights}
