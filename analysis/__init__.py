@@ -10,8 +10,10 @@ imported on first use so that ``import analysis`` stays light):
 - ``simulate``: SimulatedPopulation, simulate_recordings
 - ``datasets``: manifests, fetching and verification (``python -m analysis.datasets``)
 - ``activations``: extract, StimulusImages
-- ``predictivity``: neural_predictivity, internal_consistency, ceiled_score, score_layers,
-  BatchedPLS, BatchedRidge
+- ``predictivity``: neural_predictivity, BatchedPLS, BatchedRidge
+- ``ceilings``: internal_consistency, ceiled_score
+- ``layer_mapping``: score_layers
+  (all five also reachable as ``analysis.predictivity.<name>``)
 - ``rsa``: rdm, compare_rdms
 - ``rsa_inference``: noise_ceiling, bootstrap (also reachable as ``analysis.rsa.noise_ceiling`` etc.)
 - ``cka``: cka (reach it as ``analysis.cka.cka``: the module's name is the function's)
@@ -41,8 +43,9 @@ _API = {
     "texture_stimuli": ["phase_randomize", "periodic_component", "synthesize_texture", "texture_stimulus_set"],
     "simulate": ["SimulatedPopulation", "simulate_recordings"],
     "activations": ["extract", "StimulusImages"],
-    "predictivity": ["neural_predictivity", "internal_consistency", "ceiled_score", "score_layers", "BatchedPLS",
-                     "BatchedRidge"],
+    "predictivity": ["neural_predictivity", "BatchedPLS", "BatchedRidge"],
+    "ceilings": ["internal_consistency", "ceiled_score"],
+    "layer_mapping": ["score_layers"],
     "rsa": ["rdm", "compare_rdms"],
     "rsa_inference": ["noise_ceiling", "bootstrap"],
     "capacity": ["manifold_capacity", "simulated_capacity", "manifold_geometry_by_layer",
