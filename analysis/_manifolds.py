@@ -10,9 +10,10 @@ Cohen et al. 2020; after Chung, Lee & Sompolinsky 2018, Phys. Rev. X 8, 031003):
    subspace (:func:`analysis._stiefel.center_subspace`), and per manifold: project
    out of that subspace, subtract its center, divide by the residual center norm,
    express the offsets in an orthonormal basis of their D_μ-dimensional span and
-   append a center coordinate of 1. The spans of all manifolds are found at once,
-   in chunks of bounded memory, from the eigendecomposition of each manifold's
-   M×M Gram matrix (offsets Y = U Λ^½, exactly-null directions dropped);
+   append a center coordinate of 1. The spans come from the eigendecomposition of
+   each manifold's M×M Gram matrix (offsets Y = U Λ^½, exactly-null directions
+   dropped), computed from the data without a projected copy and decomposed in
+   batched chunks of bounded memory;
 3. :func:`gaussian_samples` — t ~ N(0, I_{D_μ+1}) per manifold, from a generator
    seeded by ``seed`` and the manifold's label;
 4. :func:`anchor_points` — the anchor point s̃(t) of every sample of every manifold
@@ -22,6 +23,7 @@ Cohen et al. 2020; after Chung, Lee & Sompolinsky 2018, Phys. Rev. X 8, 031003):
 from __future__ import annotations
 
 import hashlib
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -43,13 +45,18 @@ __all__ = [
 ]
 
 DTYPE = torch.float64
-#: elements of one chunk of padded manifolds (chunk × M_max × N) in the span step (≈ 128 MB in float64)
+#: elements of one chunk of padded Gram matrices (chunk × M_max²) in the span step (≈ 128 MB in float64)
 CHUNK_ELEMENTS = 16_000_000
 
 
 # ----------------------------------------------------------------------------- inputs
-def as_manifolds(manifolds, by: str | None, device) -> tuple[list[torch.Tensor], list[str], torch.device]:
+def as_manifolds(manifolds, by: str | None, device,
+                 fn: str = "manifold_capacity") -> tuple[list[torch.Tensor], list[str], torch.device]:
     """Turn the accepted inputs into a list of float64 tensors (M_μ, N) and their labels.
+
+    Input checks are :mod:`analysis._validation`'s (one message style for the
+    package); finite values are first checked by one sum per manifold (a sum is
+    finite only if every term is), the element-wise count only when it is not.
 
     Parameters
     ----------
@@ -58,29 +65,26 @@ def as_manifolds(manifolds, by: str | None, device) -> tuple[list[torch.Tensor],
         Presentation coord labelling the manifolds of an assembly.
     device : torch.device or str, optional
         Default: the device of the first tensor input, else CPU.
+    fn : str
+        Name of the calling analysis, used in error messages.
     """
-    import xarray as xr
+    # an assembly can only have been made if xarray is imported: the array path never imports it
+    xr = sys.modules.get("xarray")
+    is_assembly = xr is not None and (
+        isinstance(manifolds, xr.DataArray)
+        or (isinstance(manifolds, tuple) and len(manifolds) == 2 and isinstance(manifolds[0], xr.DataArray)))
+    if is_assembly:
+        from analysis._validation import check_assembly, presentation_coord
 
-    if isinstance(manifolds, tuple) and len(manifolds) == 2 and isinstance(manifolds[0], xr.DataArray):
-        manifolds, by = manifolds
-    if isinstance(manifolds, xr.DataArray):
-        from analysis.assemblies import PRESENTATION, validate
-
-        validate(manifolds)
-        if manifolds.ndim != 2:
-            raise ValueError(
-                f"the assembly has dims {manifolds.dims}; manifold analyses need 2-D "
-                f"(presentation, neuroid) data — select or average a time bin first"
-            )
+        if isinstance(manifolds, tuple):
+            manifolds, by = manifolds
+        check_assembly(manifolds, fn)
         if by is None:
             raise ValueError(
-                "an assembly was given without the presentation coord that labels the manifolds; "
-                "pass e.g. manifold_capacity(assembly, by='object_name') or (assembly, 'object_name')"
+                f"{fn}: an assembly was given without the presentation coord that labels the manifolds; "
+                f"pass e.g. {fn}(assembly, by='object_name') or ({fn}((assembly, 'object_name'))"
             )
-        if by not in manifolds.coords or manifolds[by].dims != (PRESENTATION,):
-            pres = [str(c) for c in manifolds.coords if manifolds[c].dims == (PRESENTATION,)]
-            raise ValueError(f"{by!r} is not a presentation coord of the assembly; available: {pres}")
-        labels_all = manifolds[by].values
+        labels_all = presentation_coord(manifolds, by, fn)
         _, first = np.unique(labels_all, return_index=True)
         labels = [labels_all[i] for i in np.sort(first)]
         values = np.asarray(manifolds.values)
@@ -94,37 +98,34 @@ def as_manifolds(manifolds, by: str | None, device) -> tuple[list[torch.Tensor],
         arrays = list(manifolds.values())
     else:
         raise TypeError(
-            f"manifolds must be a list of arrays/tensors of shape (M, N), a dict of them, or an "
+            f"{fn}: manifolds must be a list of arrays/tensors of shape (M, N), a dict of them, or an "
             f"assembly with by=<presentation coord>; got {type(manifolds).__name__}"
         )
     if len(arrays) < 2:
-        raise ValueError(f"manifold analyses need at least P = 2 manifolds; got P = {len(arrays)}")
+        raise ValueError(f"{fn} needs at least P = 2 manifolds; got P = {len(arrays)}")
     if device is None:
         device = next((a.device for a in arrays if isinstance(a, torch.Tensor)), torch.device("cpu"))
     device = torch.device(device)
     out = []
     for i, a in enumerate(arrays):
         t = a.detach() if isinstance(a, torch.Tensor) else torch.as_tensor(np.asarray(a, dtype=np.float64))
-        if t.ndim != 2:
-            raise ValueError(
-                f"manifold {labels[i]!r} must be 2-D (M samples, N features); got shape {tuple(t.shape)}. "
-                f"Reshape a single point to (1, N)."
-            )
-        if t.shape[0] < 1:
-            raise ValueError(f"manifold {labels[i]!r} has no samples")
+        if t.ndim != 2 or t.shape[0] < 1:
+            from analysis._validation import check_2d
+
+            check_2d(t, f"manifold {labels[i]!r}", fn, what="(M samples, N features)")
+            raise ValueError(f"{fn}: manifold {labels[i]!r} has no samples; drop it or add samples")
         t = t.to(device=device, dtype=DTYPE)
-        if not bool(torch.isfinite(t).all()):
-            n_bad = int((~torch.isfinite(t)).sum())
-            raise ValueError(
-                f"manifold {labels[i]!r} holds {n_bad} NaN/inf value(s); remove or impute them first"
-            )
+        if not bool(torch.isfinite(t.sum())):
+            from analysis._validation import check_finite
+
+            check_finite(t, f"manifold {labels[i]!r}", fn)
         out.append(t)
     sizes = {t.shape[1] for t in out}
     if len(sizes) > 1:
         shapes = [tuple(t.shape) for t in out]
         raise ValueError(
-            f"all manifolds must have the same number of features N; got shapes {shapes[:10]}"
-            f"{' ...' if len(shapes) > 10 else ''}"
+            f"{fn}: all manifolds must have the same number of features N; got shapes {shapes[:10]}"
+            f"{' ...' if len(shapes) > 10 else ''}; select the same neuroids/units for every manifold"
         )
     return out, labels, device
 
@@ -181,7 +182,7 @@ def prepare_manifolds(Xs: list[torch.Tensor], remove: bool, seed: int, keep_base
     keep_bases : bool
         Also return each span's orthonormal basis in feature space.
     chunk_elements : int
-        Bound on chunk × M_max × N for the batched spans (memory).
+        Bound on chunk × M_max² for the batched Gram eigendecompositions (memory).
     """
     device = Xs[0].device
     P, N = len(Xs), Xs[0].shape[1]
@@ -198,32 +199,36 @@ def prepare_manifolds(Xs: list[torch.Tensor], remove: bool, seed: int, keep_base
     if K:
         c_all = c_all - (c_all @ V) @ V.T
     norms = c_all.norm(dim=1)
-    for i, x in enumerate(Xs):
-        scale = (x - origin).abs().max().clamp(min=1e-300)
-        if not bool(norms[i] > 1e-12 * scale):
-            raise ValueError(
-                f"manifold {i}: its center coincides with the global mean after removing the common "
-                f"center subspace, so its capacity is undefined; check for duplicated manifolds"
-            )
     eps = torch.finfo(DTYPE).eps
     S, bases = [None] * P, ([None] * P if keep_bases else None)
-    # group manifolds by size so that padding is rare, chunk for bounded memory
-    order = sorted(range(P), key=lambda i: sizes[i])
+    # per manifold, the M×M Gram matrix of its offsets from the residual center, projected out of
+    # the common subspace: with A = X − (origin + c), G = (AAᵀ − (AV)(AV)ᵀ) / ‖c‖² — no N-wide
+    # projected copy of the data is made; the eigendecompositions run batched, in chunks (memory)
+    order = sorted(range(P), key=lambda i: sizes[i])  # group by size so that padding is rare
     start = 0
     while start < P:
         stop = start + 1
-        while stop < P and (stop - start + 1) * sizes[order[stop]] * N <= chunk_elements:
+        while stop < P and (stop - start + 1) * sizes[order[stop]] ** 2 <= chunk_elements:
             stop += 1
         idx = order[start:stop]
         Mc = max(sizes[i] for i in idx)
-        B = len(idx)
-        off = torch.zeros(B, Mc, N, dtype=DTYPE, device=device)
+        G = torch.zeros(len(idx), Mc, Mc, dtype=DTYPE, device=device)
+        offsets = []
         for j, i in enumerate(idx):
-            off[j, : sizes[i]] = Xs[i] - origin - c_all[i]  # offsets from the residual center …
-        if K:
-            off = off - (off @ V) @ V.T  # … projected out of the common subspace
-        off = off / norms[idx][:, None, None]
-        G = off @ off.transpose(1, 2)  # (B, Mc, Mc)
+            A = Xs[i] - (origin + c_all[i])
+            scale = A.abs().max() + c_all[i].abs().max()
+            if not bool(norms[i] > 1e-12 * scale.clamp(min=1e-300)):
+                raise ValueError(
+                    f"manifold {i}: its center coincides with the global mean after removing the common "
+                    f"center subspace, so its capacity is undefined; check for duplicated manifolds"
+                )
+            Gi = A @ A.T
+            if K:
+                AV = A @ V
+                Gi = Gi - AV @ AV.T
+            G[j, : sizes[i], : sizes[i]] = Gi / norms[i] ** 2
+            if keep_bases:
+                offsets.append(A)
         evals, evecs = torch.linalg.eigh(G)
         evals, evecs = evals.flip(-1), evecs.flip(-1)  # descending
         tol = 10 * max(Mc, 1) * eps * evals[:, :1].clamp(min=1.0)
@@ -237,7 +242,9 @@ def prepare_manifolds(Xs: list[torch.Tensor], remove: bool, seed: int, keep_base
             Yi = Y[j, : sizes[i], :r]
             S[i] = torch.cat([torch.ones(1, sizes[i], dtype=DTYPE, device=device), Yi.T], dim=0)
             if keep_bases:
-                bases[i] = off[j, : sizes[i]].T @ (evecs[j, : sizes[i], :r] * sign[j, :r] / sq[j, :r])
+                E = evecs[j, : sizes[i], :r] * (sign[j, :r] / (sq[j, :r] * norms[i]))
+                B = offsets[j].T @ E  # (N, r): the projected offsets' basis
+                bases[i] = B - V @ (V.T @ B) if K else B
         start = stop
     return PreparedManifolds(S, bases, norms.cpu().numpy(), K, rho0, rho1, V)
 

@@ -19,11 +19,15 @@ diag(R) > 0), vector transport by tangent projection, Polak–Ribière+ β, Armi
 line search started from the step predicted by the last decrease and backtracked
 by quadratic interpolation (about 1.7 cost evaluations per iteration instead of
 3.5 with step doubling/halving); stop when the Riemannian gradient norm falls
-below ``gtol·(1 + f)`` (gtol = 1e-6), the relative decrease of f in one iteration
-below ``ftol`` (1e-6), or after ``max_iter`` iterations (100 per rank). These are
-looser than the reference's pymanopt run (absolute gradient 1e-6, up to 20000
-iterations), which took minutes for P = 100 here; the residual correlation that
-selects K changes in the third digit (by < 0.01 in our checks). All restarts run
+below ``gtol·(1 + f)``, the relative decrease of f in one iteration below
+``ftol`` (both 1e-4), or after ``max_iter`` iterations (100 per rank). These are
+much looser than the reference's pymanopt run (absolute gradient 1e-6, up to
+20000 iterations), which took minutes for P = 100 here. The problem is flat near
+its minima (restarts and tolerances end on subspaces whose projectors differ by
+~0.4 in Frobenius norm at equal cost), and what the pipeline returns does not
+depend on it: on the capacity benchmark (P = 100, M = 100, N = 2000, seeds 0–2)
+tolerances 1e-4 and 1e-9 give the same K and α within 0.002 (mftma's own seed
+sd: 0.011), with 4–20× fewer cost evaluations (1e-3 changed K). All restarts run
 in one batch, and a restart leaves the batch once it has converged.
 
 Greedy rank schedule (as in the reference): for K = 1, 2, ..., maxK the
@@ -110,7 +114,7 @@ def _inner(A, B):
     return (A * B).sum(dim=(1, 2))
 
 
-def stiefel_cg(X, V0, max_iter=100, gtol=1e-6, ftol=1e-6):
+def stiefel_cg(X, V0, max_iter=100, gtol=1e-4, ftol=1e-4):
     """Minimize (1) from a batch of starting points V0 (R, n, K); returns (V, f).
 
     Riemannian conjugate gradient (Polak–Ribière+), closed-form gradient

@@ -311,7 +311,7 @@ def test_clear_errors():
                         presentation_coords={"obj": [0, 0, 1, 1]})
     with pytest.raises(ValueError, match="by="):
         manifold_capacity(asm)
-    with pytest.raises(ValueError, match="not a presentation coord"):
+    with pytest.raises(ValueError, match="needs the presentation coord"):
         manifold_capacity(asm, by="nope")
     with pytest.raises(TypeError):
         manifold_capacity(np.zeros((3, 3)))
