@@ -36,6 +36,7 @@ __all__ = ["jacobians", "structured_jacobians", "frobenius_sq", "JACOBIAN_MODES"
 #: ``'fwd'`` when the input dimension is <= the output dimension.
 JACOBIAN_MODES = ("auto", "structured", "fwd", "rev")
 _ELEMENTS_PER_CHUNK = 2 ** 16  # points x input dims per batched call (bounds memory)
+_STRUCTURED_ELEMENTS = 2 ** 19  # points x d_out x d per structured block (2 MiB in float32: cache-sized)
 
 
 def _chunk_jacobian(flow: Callable[[Tensor], Tensor], x: Tensor, d_out: int, mode: str) -> Tensor:
@@ -220,7 +221,8 @@ def jacobians(flow: Callable[[Tensor], Tensor], x, chunk_size: int | None = None
         Points, on the flow's device and dtype.
     chunk_size : int, optional
         Points per batched call; default ``max(1, 65536 // d)`` (the batched call
-        holds ``chunk_size * d`` copies of the flow's activations).
+        holds ``chunk_size * d`` copies of the flow's activations), and
+        ``max(16, 2**19 // (d * d_out))`` on the structured path (cache-sized blocks).
     mode : {'auto', 'structured', 'fwd', 'rev'}
         ``'structured'``: the flow's own structure (linear or affine coupling
         flows, :func:`structured_jacobians`); ``'fwd'``/``'rev'``: forward- or
@@ -244,7 +246,8 @@ def jacobians(flow: Callable[[Tensor], Tensor], x, chunk_size: int | None = None
     """
     x = check_points(x)
     n, d = x.shape
-    if chunk_size is None:
+    auto_chunk = chunk_size is None
+    if auto_chunk:
         chunk_size = max(1, _ELEMENTS_PER_CHUNK // max(d, 1))
     if not isinstance(chunk_size, int) or isinstance(chunk_size, bool) or chunk_size < 1:
         raise ValueError(f"chunk_size must be a positive int (points per batched call), got "
@@ -266,11 +269,14 @@ def jacobians(flow: Callable[[Tensor], Tensor], x, chunk_size: int | None = None
                              f"Use mode='auto' (generic forward mode for it).")
         if mode in ("auto", "structured") and fast is None:
             mode = "fwd" if d <= d_out else "rev"
-        out = []
+        if fast is not None and auto_chunk:  # the structured path streams (m, d, d) blocks: keep them cache-sized
+            chunk_size = max(16, _STRUCTURED_ELEMENTS // max(d * d_out, 1))
+        out = x.new_empty((n, d_out, d))
         for start in progress_bar(range(0, n, chunk_size), progress, "jacobians", leave=False):
             chunk = x[start:start + chunk_size]
-            out.append(fast(chunk) if fast is not None else _chunk_jacobian(flow, chunk, d_out, mode))
-    return torch.cat(out)
+            out[start:start + chunk_size] = fast(chunk) if fast is not None else _chunk_jacobian(flow, chunk, d_out,
+                                                                                                 mode)
+    return out
 
 
 def frobenius_sq(flow: FittedFlow, x: Tensor, estimator: str = "hutchinson", n_probes: int = 1,
