@@ -1,9 +1,9 @@
 """The reference image and response fingerprint shared by the exporter and the plugin.
 
 The exporter computes every layer's response to :func:`reference_image` with the
-toolkit and stores :func:`fingerprint` of it in the plugin's ``model.py``; the
+toolkit and stores :func:`fingerprint` of it (compared with :func:`fingerprints_match`) in the plugin's ``model.py``; the
 plugin's ``test.py`` recomputes it through Brain-Score's ``PytorchWrapper`` in the
-Brain-Score environment. The source of these two functions is copied verbatim into
+Brain-Score environment. The source of these three functions is copied verbatim into
 ``model.py`` so that both sides run the same code.
 """
 import numpy as np
@@ -22,6 +22,26 @@ def fingerprint(activations, indices):
     """[sum, sum of squares, values at ``indices``] of one image's flattened layer output (float64)."""
     flat = np.asarray(activations, dtype=np.float64).reshape(-1)
     return [float(flat.sum()), float((flat**2).sum())] + [float(flat[i]) for i in indices]
+
+
+def fingerprints_match(got, want, n_features, rtol=1e-4, atol=1e-5):
+    """Whether two fingerprints agree to a relative precision ``rtol`` of the layer's activations.
+
+    Each activation may differ by ``rtol`` of its size (float32 rounding in a different
+    batch or thread layout). The tolerance of each entry follows from that: values at the
+    indices ``rtol (|v| + rms)``, the sum ``rtol · sqrt(n) · ‖x‖`` (Cauchy–Schwarz bound of
+    ``rtol · Σ|x|``; a plain relative check of a sum of mixed signs fails on cancellation),
+    the sum of squares ``2 rtol · Σx²``; ``atol`` is added to each.
+    """
+    got = np.asarray(got, dtype=np.float64)
+    want = np.asarray(want, dtype=np.float64)
+    if got.shape != want.shape:
+        return False
+    norm = float(np.sqrt(max(want[1], 0.0)))
+    rms = norm / np.sqrt(max(int(n_features), 1))
+    tol = np.concatenate([[rtol * np.sqrt(max(int(n_features), 1)) * norm, 2.0 * rtol * abs(want[1])],
+                          rtol * (np.abs(want[2:]) + rms)]) + atol
+    return bool(np.all(np.abs(got - want) <= tol))
 
 
 def reference_indices(n_features, count=8):

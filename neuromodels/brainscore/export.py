@@ -800,7 +800,7 @@ def export_plugin(
     values["model_config_json"] = repr(config_json)
     values["export_date"] = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     values["reference_source"] = "\n\n".join(
-        inspect.getsource(f).rstrip() for f in (_reference.reference_image, _reference.fingerprint)
+        inspect.getsource(f).rstrip() for f in (_reference.reference_image, _reference.fingerprint, _reference.fingerprints_match)
     )
     training = ckpt.get("config") if isinstance(ckpt.get("config"), dict) else _run_config(checkpoint)
     values["metadata_yaml"] = _metadata_yaml(
@@ -820,7 +820,7 @@ def export_plugin(
             sources += _vendor_toolkit(staging / "vendor")
         probe = _probe_plugin(staging, image_size)
         for layer in layers:
-            if not np.allclose(probe["fingerprint"][layer], finger[layer], rtol=1e-4, atol=1e-5):
+            if not _reference.fingerprints_match(probe["fingerprint"][layer], finger[layer], expected[layer]):
                 raise PluginExportError(
                     f"the plugin's preprocessing and weights do not reproduce the toolkit's response of "
                     f"layer {layer!r} to the reference image: {probe['fingerprint'][layer][:4]} vs "

@@ -394,3 +394,21 @@ def test_lcl_v2net_export_carries_its_frontend_in_the_weights(tmp_path):
     rebuilt = m.build_model()
     assert all(torch.equal(v, net.state_dict()[k]) for k, v in rebuilt.state_dict().items())
     assert m.LAYERS[:2] == ["frontend.stages.0", "frontend.stages.1"] and m.LAYERS[-1] == "backend.fc"
+
+
+def test_fingerprints_match_tolerates_rounding_not_changes():
+    """Per-activation rounding of relative size rtol passes, even when the sum cancels; a real change fails."""
+    from neuromodels.brainscore._reference import fingerprint, fingerprints_match, reference_indices
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(1000) * 1e9
+    x -= x.mean()                                          # the sum cancels to ~0: a plain rtol check fails
+    idx = reference_indices(x.size)
+    rounded = x * (1 + 5e-5 * rng.choice([-1.0, 1.0], size=x.size))
+    want, got = fingerprint(x, idx), fingerprint(rounded, idx)
+    assert not np.allclose(got, want, rtol=1e-4, atol=1e-5)        # what the old check said
+    assert fingerprints_match(got, want, x.size)
+    changed = x.copy()
+    changed[idx[3]] *= 1.01                                # one reference value off by 1 %
+    assert not fingerprints_match(fingerprint(changed, idx), want, x.size)
+    assert not fingerprints_match(fingerprint(x * 1.001, idx), want, x.size)   # a global gain change
