@@ -7,7 +7,6 @@ briefly on a labelled set → OOD accuracy under distortions.
 """
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from ..runner import Run, Section
@@ -15,6 +14,7 @@ from . import register_reproduction
 from . import stages as S
 
 TITLE = "LCL-V2 (Parthasarathy, Hénaff & Simoncelli 2023)"
+CONVENTION = "r2/c"  # ceiled score = r² / c (Brain-Score's explained_variance since December 2025)
 
 VARIANTS = {
     "matched": "layerwise, complexity-matched deformations",
@@ -51,7 +51,7 @@ def run(run: Run, cfg: dict, device) -> None:
                 r, f"lcl_v2_{v}_seed{s}", variant_config(cfg, v), device, seed=s))
     run.stage("training_summary", lambda r: _training_summary(r, cfg))
     run.stage("activations", lambda r: S.activations_stage(r, _trained_models(r, cfg), cfg["activations"], device))
-    run.stage("by_stage", lambda r: _by_stage(r, cfg["analysis"], device))
+    run.stage("by_stage", lambda r: _by_stage(r, cfg["analysis"], device, cfg))
     if cfg.get("classification", {}).get("enabled", True):
         from . import _classification as C
 
@@ -79,9 +79,6 @@ def _stage1_filters(model):
 
 def _claims(run: Run, cfg: dict, device) -> dict:
     """Stage-2 vs stage-1 vs untrained modulation, stage-1 orientation tuning, matched vs unmatched, per seed."""
-    import torch
-
-    import neuromodels
     from analysis.plot.tuning import plot_circular_variance, plot_filters
     from analysis.tuning import grating_responses, orientation_tuning
 
@@ -89,14 +86,12 @@ def _claims(run: Run, cfg: dict, device) -> dict:
     from .texture_measures import measure_layers, summary_rows
 
     stim = S.load_stimuli(run)
-    model_cfg = variant_config(cfg, "matched")
     v = {k: [] for k in ("s1", "s2", "s1_untrained", "s2_untrained", "s2_unmatched", "cv", "cv_untrained")}
     tuning_rows, filters = [], {}
     for seed in seeds(run, cfg):
         matched = S.load_trained(_checkpoint(run, "matched", seed))
         unmatched = S.load_trained(_checkpoint(run, "unmatched", seed))
-        torch.manual_seed(seed)
-        untrained = neuromodels.build_model(model_cfg["model"], **model_cfg.get("model_config", {}))
+        untrained = untrained_model(cfg, seed)
         names = list(matched.stage_names)
         m_tr = measure_layers(matched, names, stim, device)
         m_un = measure_layers(untrained, names, stim, device)
@@ -156,11 +151,25 @@ def _claims(run: Run, cfg: dict, device) -> dict:
         , [path], table="\n".join(detail))]}
 
 
+def untrained_model(cfg: dict, seed: int):
+    """The LCL-V2 architecture of the matched config, initialized with ``seed`` and never trained."""
+    import torch
+
+    import neuromodels
+
+    model_cfg = variant_config(cfg, "matched")
+    torch.manual_seed(int(seed))
+    return neuromodels.build_model(model_cfg["model"], **model_cfg.get("model_config", {}))
+
+
 def _trained_models(run: Run, cfg: dict) -> dict:
+    """Every trained variant (the run's seed) and, beside them, the same architecture untrained."""
     out = {}
     for v in cfg.get("variants", list(VARIANTS)):
         model = S.load_trained(run.records[f"train_{v}"]["checkpoint"])
         out[f"lcl_v2_{v}"] = (model, list(model.stage_names))
+    untrained = untrained_model(cfg, int(run.config.get("seed", 0)))
+    out["lcl_v2_untrained"] = (untrained, list(untrained.stage_names))
     return out
 
 
@@ -178,36 +187,39 @@ def _training_summary(run: Run, cfg: dict) -> dict:
         "total_flops": flops}
 
 
-def _by_stage(run: Run, cfg: dict, device) -> dict:
+def _by_stage(run: Run, cfg: dict, device, full_cfg: dict) -> dict:
     from analysis.capacity import manifold_capacity
     from analysis.predictivity import ceiled_score, score_layers
-    from analysis.texture import modulation_index
+    from .texture_measures import measure_layers
 
     acts = S.load_activations(run)
     recording = S.load_recording(run)
+    stim = S.load_stimuli(run)
     src = S.source_label(run)
     ceilings = S.ceilings(run)
+    models = _trained_models(run, full_cfg)
     rows, metrics = [], []
     for model, layers in acts.items():
         scores = score_layers(layers, recording, regression=cfg["regression"], n_splits=cfg["n_splits"],
                               stratify_on="texture_type", device=device).to_dataframe()
+        fov = measure_layers(models[model][0], list(layers), stim, device)  # stimuli filling the field of view
         for stage_idx, (layer, asm) in enumerate(layers.items(), start=1):
-            mi = modulation_index(asm, undefined="nan").values
             cap = manifold_capacity(S.textures_only(asm), by="texture_family", n_t=cfg.get("n_t", 100),
                                     seed=run.config.get("seed", 0), device=device)
             row = {"model": model, "stage": stage_idx, "layer": layer,
-                   "modulation_index": float(np.nanmean(mi)), "capacity": cap.capacity,
-                   "radius": cap.radius, "dimension": cap.dimension}
-            for region, c in ceilings.items():
+                   "modulation_index": fov[layer]["modulation_index"], "dead_units": fov[layer]["n_dead"],
+                   "capacity": cap.capacity, "radius": cap.radius, "dimension": cap.dimension}
+            for region, c in ceilings.items():  # each region's score over that region's own ceiling
                 s = scores[(scores["layer"] == layer) & (scores["region"] == region)]["score"]
                 row[f"{region}_predictivity"] = float(s.mean())
-                row[f"{region}_ceiled"] = float(ceiled_score(float(s.mean()), c))
+                row[f"{region}_ceiled"] = float(ceiled_score(float(s.mean()), c, convention=CONVENTION))
+            row["convention"] = CONVENTION
             rows.append(row)
     table = pd.DataFrame(rows)
     table.to_csv(run.path("by_stage.csv"), index=False)
     for _, r in table.iterrows():
         for k in table.columns:
-            if k not in ("model", "stage", "layer"):
+            if k not in ("model", "stage", "layer", "convention"):
                 metrics.append({"metric": k, "model": r["model"], "model_stage": int(r["stage"]),
                                 "layer": r["layer"], "value": float(r[k])})
     fig = _plot_by_stage(table, list(ceilings))
@@ -217,14 +229,19 @@ def _by_stage(run: Run, cfg: dict, device) -> dict:
         t = table[table["model"] == model].set_index("stage")
         top = t.index.max()
         if "V2_ceiled" in t:
-            heads.append(S.headline(f"V2 predictivity (ceiled), {model} stage {top}", t.loc[top, "V2_ceiled"],
+            heads.append(S.headline(f"V2 predictivity (ceiled, {CONVENTION}), {model} stage {top}", t.loc[top, "V2_ceiled"],
                                     source=src))
         heads.append(S.headline(f"texture modulation, {model} stage {top}", t.loc[top, "modulation_index"],
                                 source=S.stimulus_label(run)))
     m = table[table["model"] == "lcl_v2_matched"].set_index("stage") if "lcl_v2_matched" in set(table["model"]) \
         else table.set_index("stage")
-    reading = (f"Per stage and model: predictivity of {', '.join(ceilings)} ({src}; ceiled), mean texture "
-               f"modulation index, and mean-field capacity of the texture-family manifolds. For the matched "
+    reading = (f"Per stage and model, the untrained architecture (lcl_v2_untrained, seed "
+               f"{run.config.get('seed', 0)}) beside the trained ones: predictivity of {', '.join(ceilings)} ({src}; "
+               f"ceiled by each region's own internal consistency c, convention {CONVENTION}: r²/c), mean texture "
+               f"modulation index over live units on stimuli filling the model's field of view (dead units "
+               f"excluded, counted in dead_units), and mean-field capacity of the texture-family manifolds (on "
+               f"the activations placed as Brain-Score places stimuli). One seed; the claims table tests the "
+               f"differences over seeds. For the matched "
                f"model, modulation goes from {m['modulation_index'].iloc[0]:.3f} (stage 1) to "
                f"{m['modulation_index'].iloc[-1]:.3f} (stage 2) and capacity from {m['capacity'].iloc[0]:.3f} "
                f"to {m['capacity'].iloc[-1]:.3f}.")
@@ -247,7 +264,7 @@ def _plot_by_stage(table: pd.DataFrame, regions: list[str]):
 
     from analysis.plot.style import figure_style
 
-    panels = [(f"{r}_ceiled", f"{r} predictivity (ceiled r²)") for r in regions]
+    panels = [(f"{r}_ceiled", f"{r} predictivity (ceiled, {CONVENTION})") for r in regions]
     panels += [("modulation_index", "texture modulation index"), ("capacity", "manifold capacity α")]
     with figure_style("whitegrid"):  # the style of this figure only, not the user's session
         fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 3.0))

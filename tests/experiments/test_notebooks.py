@@ -25,6 +25,7 @@ LAST_LINE = {
     "lcl_v2": "live by-stage modulation and capacity match the saved run",
     "manifolds": "live capacity, radius and dimension match geometry.csv",
     "flows": "linear theory reproduced; S-curve components tangent",
+    "claims": "live per-seed numbers, interval and verdict match the report's claims table",
 }
 
 # jupyter_client / nbclient deprecations we do not control, seen under filterwarnings=error:
@@ -58,7 +59,7 @@ def _stdout(book) -> str:
 
 
 # ----------------------------------------------------------------------------- committed form
-@pytest.mark.parametrize("name", ["tour", *PARTS])
+@pytest.mark.parametrize("name", ["tour", *PARTS, "claims"])
 def test_notebook_is_committed_without_outputs(name):
     book = json.loads((NOTEBOOKS / f"{name}.ipynb").read_text())
     code = [c for c in book["cells"] if c["cell_type"] == "code"]
@@ -83,6 +84,17 @@ def test_part_notebook_executes_and_matches_saved_results(name, quickstart_dir, 
     assert "running the quick reproduction" not in out
     assert str(expected) in out or str(Path(quickstart_dir)) in out
     assert LAST_LINE[name] in out.splitlines()[-1] or LAST_LINE[name] in out
+
+
+@pytest.mark.slow
+@notebook_warnings
+def test_claims_notebook_recomputes_one_claim_from_the_saved_run(quickstart_dir, monkeypatch):
+    # the last cell asserts that the live per-seed values, interval and verdict equal the saved claims record
+    book = _execute("claims", Path(quickstart_dir), monkeypatch)
+    assert not [o for o in _outputs(book) if o.output_type == "error"]
+    out = _stdout(book)
+    assert "reading the finished texture_model run in" in out and "running the quick reproduction" not in out
+    assert LAST_LINE["claims"] in out
 
 
 @pytest.mark.slow

@@ -50,8 +50,15 @@ def test_planted_structure_is_recovered(quickstart_dir):
     assert mi["recording:V2"] > mi["recording:V1"] + 0.03       # simulated V2 prefers textures
     ceil = _metric(tm, "ceiling").set_index("region")["value"]
     assert 0 < ceil["V1"] < 1 and 0 < ceil["V2"] < 1
+    # what is planted: texture families differ in their statistics, so a model's texture representation
+    # (trained or untrained: the untrained V2 still pools V1 energy) classifies them above chance (1/4)
+    # once it has the most training images; the controls (random ResNet-50, few images) need not
     acc = _metric(tm, "family_accuracy")
-    assert (acc["value"] > 1 / 4).all()                          # above chance (4 families)
+    largest = acc[acc["n_train"] == acc["n_train"].max()].set_index("model")["value"]
+    texture_models = largest[largest.index.str.startswith(("trained V2", "untrained V2"))]
+    assert len(texture_models) == 2, largest
+    assert (texture_models > 1 / 4).all(), largest
+    assert acc["value"].between(0, 1).all()
     fl = quickstart_dir / "flows"
     assert _metric(fl, "jtj_relative_error")["value"].iloc[0] < 0.05
     assert _metric(fl, "top_component_cos")["value"].iloc[0] > 0.99
@@ -67,7 +74,8 @@ def test_lcl_variants_share_the_budget_and_losses_fall(quickstart_dir):
     last = _metric(lcl, "loss_last").set_index(["model", "model_stage"])["value"]
     assert (last < first).all(), pd.concat([first, last], axis=1)
     by_stage = pd.read_csv(lcl / "by_stage.csv")
-    assert set(by_stage["model"]) == {"lcl_v2_matched", "lcl_v2_unmatched", "lcl_v2_end_to_end"}
+    assert set(by_stage["model"]) == {"lcl_v2_matched", "lcl_v2_unmatched", "lcl_v2_end_to_end", "lcl_v2_untrained"}
+    assert set(by_stage["convention"]) == {"r2/c"}                 # the ceiling convention is named
     assert by_stage["capacity"].gt(0).all()
     ood = pd.read_csv(lcl / "ood_accuracy.csv")
     assert set(ood["subj"]) == {"lcl_v2net", "vonenet_resnet50", "resnet50"}
