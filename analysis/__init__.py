@@ -4,9 +4,15 @@ The public API, by module (each name is also reachable as ``analysis.<name>``,
 imported on first use so that ``import analysis`` stays light):
 
 - ``assemblies``: make_assembly, validate, average_repetitions, align, save, load, is_simulated
-- ``stimuli``: StimulusSet, as_image, as_gray_image, rgb_to_luminance, resize_square, bundled_images,
-  bundled_textures
-- ``texture_stimuli``: phase_randomize, periodic_component, synthesize_texture, texture_stimulus_set
+- ``stimuli``: StimulusSet
+- ``images``: as_image, as_gray_image, rgb_to_luminance, resize_square
+- ``bundled``: bundled_images, bundled_textures
+  (the names of ``images`` and ``bundled`` also reachable as ``analysis.stimuli.<name>``)
+- ``texture_stimuli``: texture_stimulus_set
+- ``spectral_noise``: phase_randomize, periodic_component
+- ``texture_synthesis``: synthesize_texture
+  (the names of ``spectral_noise`` and ``texture_synthesis`` also reachable as
+  ``analysis.texture_stimuli.<name>``)
 - ``simulate``: SimulatedPopulation, simulate_recordings
 - ``datasets``: manifests, fetching and verification (``python -m analysis.datasets``)
 - ``activations``: extract, StimulusImages
@@ -38,9 +44,12 @@ __version__ = "0.1.0"
 
 _API = {
     "assemblies": ["make_assembly", "validate", "average_repetitions", "align", "save", "load", "is_simulated"],
-    "stimuli": ["StimulusSet", "as_image", "as_gray_image", "rgb_to_luminance", "resize_square", "bundled_images",
-                "bundled_textures"],
-    "texture_stimuli": ["phase_randomize", "periodic_component", "synthesize_texture", "texture_stimulus_set"],
+    "stimuli": ["StimulusSet"],
+    "images": ["as_image", "as_gray_image", "rgb_to_luminance", "resize_square"],
+    "bundled": ["bundled_images", "bundled_textures"],
+    "texture_stimuli": ["texture_stimulus_set"],
+    "spectral_noise": ["phase_randomize", "periodic_component"],
+    "texture_synthesis": ["synthesize_texture"],
     "simulate": ["SimulatedPopulation", "simulate_recordings"],
     "activations": ["extract", "StimulusImages"],
     "predictivity": ["neural_predictivity", "BatchedPLS", "BatchedRidge"],

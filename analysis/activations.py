@@ -19,7 +19,7 @@ pinned memory when the model runs on a GPU), and only each layer's reduced featu
 are kept, in memory or written batch by batch to one netCDF file per layer
 (``out_dir``), so memory stays bounded by the batch and the kept features, not by
 the number of stimuli. Colour follows the model: a model with ``in_channels == 1``
-sees luminance (:func:`analysis.stimuli.rgb_to_luminance`), one with
+sees luminance (:func:`analysis.images.rgb_to_luminance`), one with
 ``in_channels == 3`` sees RGB (gray stimuli repeated to three channels), any other
 module sees the stimuli's own channels.
 
@@ -37,7 +37,6 @@ Examples
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -45,9 +44,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from analysis._feature_reduction import hooked_tensor, reduce_features, reduction_plan
+from analysis._feature_sinks import FileSink, MemorySink
 from analysis._progress import progress_bar
-from analysis.assemblies import make_assembly
-from analysis.stimuli import StimulusSet, convert_color
+from analysis.images import convert_color
+from analysis.stimuli import StimulusSet
 
 __all__ = ["extract", "place_on_screen", "layer_names", "StimulusImages"]
 
@@ -115,26 +116,9 @@ def place_on_screen(
     return out
 
 
-def _first_tensor(output, name: str) -> torch.Tensor:
-    if isinstance(output, torch.Tensor):
-        return output
-    if isinstance(output, (tuple, list)) and output and isinstance(output[0], torch.Tensor):
-        return output[0]
-    raise TypeError(
-        f"layer {name!r} returned {type(output).__name__}; extract needs a tensor output "
-        f"(or a tuple whose first element is one). Hook a submodule that returns a tensor."
-    )
-
-
-def _pool_shape(c: int, h: int, w: int, budget: int) -> tuple[int, int]:
-    """Largest spatial grid (h', w') with c·h'·w' <= budget, keeping the aspect ratio."""
-    scale = np.sqrt(budget / (c * h * w))
-    return max(1, min(h, int(np.floor(h * scale)))), max(1, min(w, int(np.floor(w * scale))))
-
-
 class StimulusImages(torch.utils.data.Dataset):
     """A stimulus set as a torch ``Dataset``: item ``i`` is image ``i`` as a float32
-    ``(C, H, W)`` tensor, converted to ``color`` (see :func:`analysis.stimuli.as_image`).
+    ``(C, H, W)`` tensor, converted to ``color`` (see :func:`analysis.images.as_image`).
 
     Images are read one at a time (from memory or from the set's files), so a
     ``DataLoader`` over it holds only its batches.
@@ -167,7 +151,7 @@ def _collate(images: list[torch.Tensor]) -> torch.Tensor:
     if len(shapes) > 1:
         raise ValueError(
             f"stimuli of one batch differ in size {sorted(shapes)[:3]}; extract needs images of "
-            f"one size (resize them, e.g. with analysis.stimuli.resize_square)"
+            f"one size (resize them, e.g. with analysis.images.resize_square)"
         )
     return torch.stack(images)
 
@@ -310,11 +294,11 @@ def extract(
 
     def make_hook(name):
         def hook(_module, _inputs, output):
-            captured[name] = _first_tensor(output, name)
+            captured[name] = hooked_tensor(output, name)
         return hook
 
     handles = [modules[name].register_forward_hook(make_hook(name)) for name in layers]
-    sinks = {name: (_FileSink(Path(out_dir), name) if out_dir is not None else _MemorySink())
+    sinks = {name: (FileSink(Path(out_dir), name) if out_dir is not None else MemorySink())
              for name in layers}
     plan: dict[str, dict] = {}
     rng = np.random.default_rng(seed)
@@ -343,8 +327,8 @@ def extract(
                         )
                     out = captured[name].detach()
                     if name not in plan:
-                        plan[name] = _plan(out.shape[1:], max_features, reduction, rng, name)
-                    sinks[name].write(start, _reduce(out, plan[name]), len(stimulus_set), plan[name])
+                        plan[name] = reduction_plan(out.shape[1:], max_features, reduction, rng, name)
+                    sinks[name].write(start, reduce_features(out, plan[name]), len(stimulus_set), plan[name])
                 start += len(batch)
         table = stimulus_set.table
         meta = {c: table[c].to_numpy() for c in table.columns if c not in ("stimulus_id", "path")}
@@ -371,126 +355,3 @@ def extract(
         for sink in sinks.values():
             sink.discard()
     return result
-
-
-class _MemorySink:
-    """Holds a layer's reduced features in memory, batch by batch."""
-
-    def __init__(self):
-        self.chunks: list[np.ndarray] = []
-
-    def write(self, start: int, values: np.ndarray, n: int, plan: dict) -> None:
-        self.chunks.append(values)
-
-    def finish(self, coords: dict, attrs: dict):
-        return make_assembly(np.concatenate(self.chunks, axis=0), stimulus_id=coords["stimulus_id"],
-                             neuroid_id=coords["neuroid_id"], presentation_coords=coords["presentation"],
-                             neuroid_coords=coords["neuroid"], attrs=attrs)
-
-    def discard(self) -> None:
-        self.chunks = []
-
-
-class _FileSink:
-    """Writes a layer's reduced features into a netCDF file as batches arrive.
-
-    The file (h5netcdf) is created on the first batch, when the number of kept units
-    is known, under a temporary name in ``folder``; :meth:`finish` adds the coords and
-    attrs and renames it to ``<layer>.nc``; :meth:`discard` removes an unfinished one.
-    """
-
-    def __init__(self, folder: Path, layer: str):
-        folder.mkdir(parents=True, exist_ok=True)
-        self.path = folder / f"{layer}.nc"
-        self.tmp: str | None = None
-        self.file = None
-
-    def write(self, start: int, values: np.ndarray, n: int, plan: dict) -> None:
-        if self.file is None:
-            import h5netcdf
-
-            fd, self.tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp",
-                                            dir=self.path.parent)
-            os.close(fd)
-            self.file = h5netcdf.File(self.tmp, "w")
-            self.file.dimensions = {"presentation": n, "neuroid": values.shape[1]}
-            self.var = self.file.create_variable("assembly", ("presentation", "neuroid"),
-                                                 dtype="float32")
-        self.var[start : start + len(values)] = values
-
-    def finish(self, coords: dict, attrs: dict) -> Path:
-        import h5py
-
-        def add(name, dim, values):
-            values = np.asarray(values)
-            if values.dtype.kind in "OU":
-                self.file.create_variable(name, (dim,), data=values.astype(str).astype(object),
-                                          dtype=h5py.string_dtype())
-            else:
-                self.file.create_variable(name, (dim,), data=values)
-
-        add("stimulus_id", "presentation", coords["stimulus_id"])
-        add("neuroid_id", "neuroid", coords["neuroid_id"])
-        for name, values in coords["presentation"].items():
-            add(name, "presentation", values)
-        for name, values in coords["neuroid"].items():
-            add(name, "neuroid", values)
-        names = ["stimulus_id", "neuroid_id", *coords["presentation"], *coords["neuroid"]]
-        self.var.attrs["coordinates"] = " ".join(names)
-        for key, value in attrs.items():
-            self.var.attrs[key] = value
-        self.file.close()
-        self.file = None
-        with open(self.tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(self.tmp, 0o666 & ~umask)
-        os.replace(self.tmp, self.path)
-        self.tmp = None
-        return self.path
-
-    def discard(self) -> None:
-        if self.file is not None:
-            self.file.close()
-            self.file = None
-        if self.tmp is not None and os.path.exists(self.tmp):
-            os.unlink(self.tmp)
-        self.tmp = None
-
-
-def _plan(shape, max_features, reduction, rng, name) -> dict:
-    """Which units (and which pooling) a layer keeps; decided on the first batch."""
-    if len(shape) == 1:
-        c, h, w = shape[0], 1, 1
-    elif len(shape) == 3:
-        c, h, w = shape
-    elif len(shape) == 2:  # (tokens, dim) e.g. transformers: tokens as positions
-        h, c, w = shape[0], shape[1], 1
-    else:
-        raise ValueError(
-            f"layer {name!r} outputs per-image shape {tuple(shape)}; expected (C,), (C, H, W) or (T, D)"
-        )
-    pooled = None
-    if max_features is not None and c * h * w > max_features and reduction == "pool" and len(shape) == 3:
-        pooled = _pool_shape(c, h, w, max_features)
-        h, w = pooled
-    grid_c, grid_y, grid_x = np.meshgrid(np.arange(c), np.arange(h), np.arange(w), indexing="ij")
-    channel, y, x = grid_c.ravel(), grid_y.ravel(), grid_x.ravel()
-    keep = None
-    if max_features is not None and len(channel) > max_features:
-        keep = np.sort(rng.choice(len(channel), size=int(max_features), replace=False))
-        channel, y, x = channel[keep], y[keep], x[keep]
-    return {"rank": len(shape), "pooled": pooled, "keep": keep, "channel": channel, "y": y, "x": x,
-            "reduced": pooled is not None or keep is not None}
-
-
-def _reduce(out: torch.Tensor, plan: dict) -> np.ndarray:
-    if plan["rank"] == 2:  # (B, T, D) -> channel-major (B, D, T)
-        out = out.transpose(1, 2)
-    if plan["pooled"] is not None:
-        out = F.adaptive_avg_pool2d(out, plan["pooled"])
-    flat = out.reshape(out.shape[0], -1)
-    if plan["keep"] is not None:
-        flat = flat[:, torch.as_tensor(plan["keep"], device=flat.device)]
-    return flat.float().cpu().numpy()

@@ -34,7 +34,10 @@ Trial responses are spike counts in a counting window (default 0.15 s, the
 ``count = F · Poisson(rate · T / F)`` has mean ``rate · T`` and variance
 ``F · rate · T`` (Fano factor ``F = noise``), reported as ``count / T``.
 
-Only numpy and scipy are needed (importable in the Brain-Score environment).
+Only numpy and scipy are needed (importable in the Brain-Score environment). The
+units themselves (filters, energy bank, drives) are built in
+:mod:`analysis._ground_truth_units`; this module calibrates them to rates, adds trial
+noise and returns recordings as assemblies.
 
 Examples
 --------
@@ -52,45 +55,17 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from analysis._progress import progress_bar
+from analysis._ground_truth_units import energy_bank, pink_noise, unit_drives, v1_units, v2_units
 from analysis.assemblies import make_assembly
-from analysis.stimuli import StimulusSet, resize_square
+from analysis.images import resize_square
+from analysis.stimuli import StimulusSet
 
 __all__ = ["SimulatedPopulation", "simulate_recordings", "REGIONS"]
 
 #: Regions a population can hold.
 REGIONS = ("V1", "V2")
 
-_BANK_ORIENTATIONS = 4
-_BANK_SCALES = 3
 _N_CALIBRATION = 24
-
-
-def _wrap(d, period):
-    """Signed distance on a circle of circumference ``period`` (periodic image plane)."""
-    return (d + period / 2) % period - period / 2
-
-
-def _gabor(xx, yy, x0, y0, theta, freq, sigma, aspect, phase, period):
-    """Gabor on a periodic grid in degrees: carrier cos(2π f u + φ) under a Gaussian
-    envelope with σ across and ``aspect``·σ along the bars. Zero-mean, unit L2 norm."""
-    dx, dy = _wrap(xx - x0, period), _wrap(yy - y0, period)
-    u = dx * np.cos(theta) + dy * np.sin(theta)
-    v = -dx * np.sin(theta) + dy * np.cos(theta)
-    env = np.exp(-0.5 * (u**2 / sigma**2 + v**2 / (aspect * sigma) ** 2))
-    g = env * np.cos(2 * np.pi * freq * u + phase)
-    g = g - env * (g.sum() / env.sum())  # remove the DC response under the envelope
-    return g / np.linalg.norm(g)
-
-
-def _pink_noise(rng, n: int, size: int, contrast: float = 0.2) -> np.ndarray:
-    """1/f-amplitude (pink) noise images, mean 0.5 and RMS ``contrast`` (clipped to [0, 1])."""
-    f = np.hypot(*np.meshgrid(np.fft.fftfreq(size), np.fft.fftfreq(size), indexing="ij"))
-    f[0, 0] = np.inf
-    spec = np.fft.fft2(rng.standard_normal((n, size, size))) / (f * size)
-    img = np.fft.ifft2(spec).real
-    img = (img - img.mean(axis=(1, 2), keepdims=True)) / img.std(axis=(1, 2), keepdims=True)
-    return np.clip(0.5 + contrast * img, 0, 1)
 
 
 class SimulatedPopulation:
@@ -191,130 +166,18 @@ class SimulatedPopulation:
         half = self.visual_degrees / 2
         coords = (np.arange(n) + 0.5) / px_per_deg - half
         self._xx, self._yy = np.meshgrid(coords, coords, indexing="xy")
-        rows: list[dict] = []
-        self._v1 = self._build_v1(rng, rows)
-        self._bank = self._build_bank()
-        self._v2 = self._build_v2(rng, rows)
-        self.units = pd.DataFrame(rows)
+        self._v1, v1_rows = v1_units(rng, self.n_units["V1"], self._xx, self._yy, self.visual_degrees,
+                                     self.v1_sf_range, self.complex_fraction)
+        self._bank = energy_bank(self.image_size, self.visual_degrees, self._sf_cap)
+        self._v2, v2_rows = v2_units(rng, self.n_units["V2"], self._xx, self._yy, self.visual_degrees,
+                                     self._bank)
+        self.units = pd.DataFrame(v1_rows + v2_rows)
         self._calibrate(rng)
 
-    # ---------------------------------------------------------------- construction
-    def _rf_center(self, rng) -> tuple[float, float]:
-        # uniform over the (periodic) image plane: averaged over units, responses
-        # sample every position alike, so no position is favoured by the stimuli
-        half = self.visual_degrees / 2
-        return float(rng.uniform(-half, half)), float(rng.uniform(-half, half))
-
-    def _build_v1(self, rng, rows) -> dict:
-        n = self.n_units["V1"]
-        filters = np.zeros((n, 2, self.image_size, self.image_size))
-        is_complex = np.zeros(n, dtype=bool)
-        lo, hi = self.v1_sf_range
-        for i in range(n):
-            theta = rng.uniform(0, np.pi)
-            freq = float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
-            sigma = rng.uniform(0.3, 0.6) / freq  # envelope in cycles (Ringach 2002: nx ~ 0.2-0.6)
-            aspect = rng.uniform(1.0, 2.0)
-            phase = rng.uniform(0, 2 * np.pi)
-            x0, y0 = self._rf_center(rng)
-            is_complex[i] = rng.random() < self.complex_fraction
-            for q in range(2):
-                filters[i, q] = _gabor(self._xx, self._yy, x0, y0, theta, freq, sigma, aspect,
-                                       phase + q * np.pi / 2, self.visual_degrees)
-            rows.append({
-                "neuroid_id": f"V1_{i:03d}", "region": "V1",
-                "unit_type": "complex" if is_complex[i] else "simple",
-                "orientation": float(np.degrees(theta)), "sf": freq,
-                "rf_x": x0, "rf_y": y0, "rf_sigma": float(sigma), "second_order_weight": 0.0,
-            })
-        return {"filters": filters.reshape(n, 2, self.image_size**2), "complex": is_complex}
-
-    def _build_bank(self) -> dict:
-        """Fourier-domain quadrature filters of the V1 energy bank (log-Gabor-like)."""
-        n = self.image_size
-        px_per_deg = n / self.visual_degrees
-        fy, fx = np.meshgrid(np.fft.fftfreq(n) * px_per_deg, np.fft.fftfreq(n) * px_per_deg,
-                             indexing="ij")
-        radius = np.hypot(fx, fy)
-        angle = np.arctan2(fy, fx)
-        top = min(4.0, self._sf_cap)
-        freqs = top / 2.0 ** np.arange(_BANK_SCALES)
-        thetas = np.arange(_BANK_ORIENTATIONS) * np.pi / _BANK_ORIENTATIONS
-        bank = []
-        with np.errstate(divide="ignore"):
-            log_r = np.log(radius)
-        for f in freqs:
-            radial = np.exp(-((log_r - np.log(f)) ** 2) / (2 * np.log(2) ** 2 / 2))  # ~1 octave
-            radial[0, 0] = 0.0
-            for t in thetas:
-                d = np.angle(np.exp(1j * (angle - t)))  # one-sided: analytic (quadrature) filter
-                angular = np.cos(np.clip(d, -np.pi / 2, np.pi / 2)) ** 2 * (np.abs(d) < np.pi / 2)
-                bank.append(radial * angular)
-        return {"filters": np.stack(bank), "freqs": freqs, "thetas": thetas}
-
-    def _energy_maps(self, images: np.ndarray) -> np.ndarray:
-        """(n, K, H, W) V1-like energy maps |analytic filter output|², divided by the
-        image's mean energy over maps and positions (gain control)."""
-        spec = np.fft.fft2(images)
-        out = np.fft.ifft2(spec[:, None] * self._bank["filters"][None])
-        energy = np.abs(out) ** 2
-        norm = energy.mean(axis=(1, 2, 3), keepdims=True)
-        return energy / (norm + 1e-12)
-
-    def _build_v2(self, rng, rows) -> dict:
-        n = self.n_units["V2"]
-        n_ori, n_sc = _BANK_ORIENTATIONS, _BANK_SCALES
-        k = n_ori * n_sc
-        ori = np.arange(k) % n_ori
-        scale = np.arange(k) // n_ori
-        pool = np.zeros((n, self.image_size * self.image_size))
-        w1 = np.zeros((n, k))
-        w2 = np.zeros((n, k, k))
-        beta = np.zeros(n)
-        for i in range(n):
-            x0, y0 = self._rf_center(rng)
-            sigma = rng.uniform(0.5, 0.8) * self.visual_degrees / 4  # V2 RFs ~2x V1's
-            dx = _wrap(self._xx - x0, self.visual_degrees)
-            dy = _wrap(self._yy - y0, self.visual_degrees)
-            env = np.exp(-0.5 * (dx**2 + dy**2) / sigma**2)
-            pool[i] = (env / env.sum()).ravel()
-            pref_o = int(rng.integers(n_ori))
-            pref_s = int(rng.integers(n_sc))
-            # first order: mixed-sign weights over pooled energy, positive on the preferred
-            # orientation, negative (suppressive) on the orthogonal one
-            d_ori = np.minimum(np.abs(ori - pref_o), n_ori - np.abs(ori - pref_o))
-            w1[i] = np.where(d_ori == 0, 1.0, np.where(d_ori == n_ori // 2, -0.5, 0.2))
-            w1[i] *= np.exp(-0.5 * (scale - pref_s) ** 2) * rng.uniform(0.5, 1.5, k)
-            # second order: products of energies across scale (same orientation) and across
-            # neighbouring orientations (same scale) around the preference, plus small
-            # mixed-sign weights on every other pair
-            near = (d_ori <= 1) & (np.abs(scale - pref_s) <= 1)
-            structured = near[:, None] & near[None, :]
-            w = np.where(structured, 1.0, 0.0) + 0.15 * rng.standard_normal((k, k))
-            w2[i] = (np.triu(w) + np.triu(w, 1).T) / 2 + np.diag(np.diag(w)) / 2
-            beta[i] = rng.uniform(0.5, 1.0)
-            rows.append({
-                "neuroid_id": f"V2_{i:03d}", "region": "V2", "unit_type": "v2",
-                "orientation": float(np.degrees(self._bank["thetas"][pref_o])),
-                "sf": float(self._bank["freqs"][pref_s]), "rf_x": x0, "rf_y": y0,
-                "rf_sigma": float(sigma), "second_order_weight": float(beta[i]),
-            })
-        # RF pooling is evaluated on blocks of f x f pixels (f <= sigma / 3 for the
-        # smallest V2 receptive field): the pooling Gaussian is nearly constant within a block
-        f = 1
-        while self.image_size % (2 * f) == 0 and 2 * f <= self.image_size / 24:
-            f *= 2
-        m = self.image_size // f
-        pool_blocks = pool.reshape(n, m, f, m, f).sum(axis=(2, 4)).reshape(n, m * m)
-        ia, ib = np.triu_indices(k)
-        # symmetric W: sum_ab W_ab M_ab = sum_{a<=b} (2 - [a == b]) W_ab M_ab
-        w2_pairs = w2[:, ia, ib] * np.where(ia == ib, 1.0, 2.0)
-        return {"pool": pool_blocks, "block": f, "pairs": (ia, ib), "w1": w1, "w2": w2,
-                "w2_pairs": w2_pairs, "beta": beta}
-
+    # ---------------------------------------------------------------- calibration and rates
     def _calibrate(self, rng) -> None:
         """Set baselines and gains from the drives to a fixed set of pink-noise images."""
-        calib = _pink_noise(rng, _N_CALIBRATION, self.image_size)
+        calib = pink_noise(rng, _N_CALIBRATION, self.image_size)
         d = self._drives(calib)
         self._norms = np.maximum(d.mean(axis=0), 1e-12)
         n = d.shape[1]
@@ -324,50 +187,10 @@ class SimulatedPopulation:
         self.units["baseline"] = self._baseline
         self.units["gain"] = self._gain
 
-    # ---------------------------------------------------------------- responses
     def _drives(self, images: np.ndarray, batch_size: int = 16, progress: bool = False) -> np.ndarray:
-        """Uncalibrated drives (n_images, n_units, 2) for images (n, H, W).
-
-        Column 0 is the first-order drive (V1: half-squared or energy response; V2:
-        pooled energy), column 1 the second-order drive (V2 only; equal to column 0
-        for V1 units).
-        """
-        out = []
-        starts = progress_bar(range(0, len(images), batch_size), progress, "simulated responses", unit="batch")
-        for start in starts:
-            x = images[start : start + batch_size]
-            x = x - x.mean(axis=(1, 2), keepdims=True)  # contrast image: responses ignore mean luminance
-            flat = x.reshape(len(x), -1)
-            parts = []
-            if self.n_units["V1"]:
-                f = self._v1["filters"]
-                lin = (flat @ f.reshape(-1, f.shape[-1]).T).reshape(len(x), f.shape[0], 2)
-                simple = np.maximum(lin[..., 0], 0) ** 2
-                energy = (lin**2).sum(-1)
-                v1 = np.where(self._v1["complex"][None], energy, simple)
-                parts.append(np.stack([v1, v1], axis=-1))
-            if self.n_units["V2"]:
-                v2 = self._v2
-                emaps = self._energy_maps(x)  # (n, K, H, W)
-                f, (ia, ib) = v2["block"], v2["pairs"]
-                n_img, k, h, w = emaps.shape
-
-                def blocks(maps):  # sum over f x f pixel blocks, flattened
-                    return maps.reshape(n_img, -1, h // f, f, w // f, f).sum(axis=(3, 5)).reshape(
-                        n_img, maps.shape[1], -1)
-
-                pooled = blocks(emaps) @ v2["pool"].T  # (n, K, U): RF-pooled energy
-                first = np.maximum(np.einsum("nku,uk->nu", pooled, v2["w1"]), 0)
-                # RF-weighted second moments of the energy maps, one per channel pair (a <= b)
-                moments = blocks(emaps[:, ia] * emaps[:, ib]) @ v2["pool"].T  # (n, pairs, U)
-                # co-activation relative to what the pooled energies alone predict: for
-                # independent channels the ratio is 1, whatever the contrast
-                expected = np.einsum("nau,nbu,uab->nu", pooled, pooled, np.abs(v2["w2"]))
-                second = np.maximum(np.einsum("npu,up->nu", moments, v2["w2_pairs"]), 0) / (
-                    expected + 1e-12)
-                parts.append(np.stack([first, second], axis=-1))
-            out.append(np.concatenate(parts, axis=1))
-        return np.concatenate(out, axis=0)
+        """Uncalibrated drives (n_images, n_units, 2) for images (n, H, W): see
+        :func:`analysis._ground_truth_units.unit_drives`."""
+        return unit_drives(images, self._v1, self._v2, self._bank, batch_size, progress)
 
     def _prepare(self, images, visual_degrees: float | None) -> np.ndarray:
         if isinstance(images, StimulusSet):

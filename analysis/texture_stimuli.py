@@ -1,12 +1,14 @@
-"""Texture stimuli: FreemanZiemba2013-layout sets of naturalistic textures and
-spectrally matched noise.
+"""Texture stimulus sets in the FreemanZiemba2013 layout: naturalistic textures and
+spectrally matched noise, families × (texture, noise) × samples.
 
-- :func:`phase_randomize`: spectrally matched noise (Freeman et al. 2013);
-- :func:`periodic_component`: periodic + smooth decomposition (Moisan 2011);
-- :func:`synthesize_texture`: Portilla–Simoncelli synthesis (plenoptic);
-- :func:`texture_stimulus_set`: families × (texture, noise) × samples, as FreemanZiemba2013.
-
-Stimulus sets, image conversion and bundled sources come from :mod:`analysis.stimuli`.
+:func:`texture_stimulus_set` crops each family's source texture, synthesizes (or
+keeps) the texture image and pairs it with its phase-randomized noise. The pieces
+live by idea: :mod:`analysis.spectral_noise` (:func:`phase_randomize`,
+:func:`periodic_component`), :mod:`analysis.texture_synthesis`
+(:func:`synthesize_texture`, Portilla–Simoncelli with plenoptic); their names stay
+importable from here, as before the split. Stimulus sets and image conversion come
+from :mod:`analysis.stimuli` and :mod:`analysis.images`, bundled sources from
+:mod:`analysis.bundled`.
 """
 from __future__ import annotations
 
@@ -16,80 +18,15 @@ import numpy as np
 import pandas as pd
 
 from analysis._progress import progress_bar
-from analysis.stimuli import (
-    IMAGE_SUFFIXES,
-    StimulusSet,
-    as_gray_image,
-    bundled_textures,
-    check_image_size,
-    image_files,
-    resize_square,
-)
+from analysis.bundled import bundled_textures
+from analysis.images import IMAGE_SUFFIXES, as_gray_image, check_image_size, image_files
+from analysis.spectral_noise import periodic_component, phase_randomize
+from analysis.stimuli import StimulusSet
+from analysis.texture_synthesis import synthesize_texture
 
-__all__ = ["phase_randomize", "periodic_component", "synthesize_texture", "texture_stimulus_set"]
-
-# --------------------------------------------------------------------------------------
-# Spectrally matched noise
-# --------------------------------------------------------------------------------------
-
-
-def phase_randomize(image, seed: int | np.random.Generator | None = 0):
-    """Spectrally matched noise: the image's Fourier amplitudes with random phases.
-
-    The 2-D DFT ``F = |F| e^{iφ}`` of each image (last two axes) keeps its amplitude
-    spectrum ``|F|`` and gets the phases of the DFT of white Gaussian noise, which
-    are Hermitian-symmetric so the result is real; the DC phase is kept, so mean and
-    (by Parseval) variance are preserved exactly. This is the "spectrally matched
-    noise" of Freeman et al. (2013, Nat. Neurosci. 16:974), there matched to each
-    naturalistic texture. The output is not clipped: it can leave [0, 1] slightly
-    (see :func:`texture_stimulus_set`, which rescales pairs jointly).
-
-    Parameters
-    ----------
-    image : numpy.ndarray or torch.Tensor, shape (..., H, W)
-        One or several images (each gets its own random phases).
-    seed : int or numpy.random.Generator, optional
-
-    Returns
-    -------
-    Same type, shape, dtype (and device, for tensors) as ``image``.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> img = np.random.default_rng(1).random((32, 32))
-    >>> noise = phase_randomize(img, seed=0)
-    >>> bool(np.allclose(np.abs(np.fft.fft2(noise)), np.abs(np.fft.fft2(img))))
-    True
-    """
-    tensor = None
-    if type(image).__module__.startswith("torch"):
-        tensor = image
-        arr = image.detach().cpu().double().numpy()
-    else:
-        arr = np.asarray(image)
-        if arr.dtype.kind not in "fiu":
-            raise TypeError(f"phase_randomize takes a real image array; got dtype {arr.dtype}")
-    if arr.ndim < 2 or min(arr.shape[-2:]) < 2:
-        raise ValueError(f"phase_randomize takes images of shape (..., H, W); got {arr.shape}")
-    if not np.isfinite(arr).all():
-        raise ValueError("phase_randomize: image holds NaN or inf values")
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-    x = arr.astype(np.float64)
-    spectrum = np.fft.fft2(x)
-    noise_phase = np.angle(np.fft.fft2(rng.standard_normal(x.shape)))
-    noise_phase[..., 0, 0] = np.angle(spectrum[..., 0, 0])
-    out = np.fft.ifft2(np.abs(spectrum) * np.exp(1j * noise_phase)).real
-    if tensor is not None:
-        import torch
-
-        return torch.as_tensor(out, dtype=tensor.dtype, device=tensor.device)
-    return out.astype(arr.dtype if arr.dtype.kind == "f" else np.float64)
-
-
-# --------------------------------------------------------------------------------------
-# Texture stimulus sets (FreemanZiemba2013 layout)
-# --------------------------------------------------------------------------------------
+__all__ = ["texture_stimulus_set",
+           # re-exported from analysis.spectral_noise and analysis.texture_synthesis
+           "phase_randomize", "periodic_component", "synthesize_texture"]
 
 
 def _texture_sources(sources, source_size: int) -> dict[str, np.ndarray]:
@@ -127,50 +64,6 @@ def _texture_folder(folder: Path) -> dict[str, np.ndarray]:
     from skimage.io import imread
 
     return {p.stem: as_gray_image(imread(p), str(p))[0] for p in files}
-
-
-def periodic_component(image: np.ndarray) -> np.ndarray:
-    """Periodic component of an image (Moisan 2011, "Periodic plus smooth image
-    decomposition", J. Math. Imaging Vis. 39:161).
-
-    ``image = periodic + smooth``, where ``smooth`` is the harmonic-like image that
-    absorbs the jumps across the image borders; the periodic part has no border
-    discontinuity, so its Fourier spectrum lacks the "cross" artefact of a
-    non-periodic crop and phase randomization does not spread that artefact over
-    the whole noise image. Mean is preserved.
-
-    Parameters
-    ----------
-    image : numpy.ndarray, (H, W)
-
-    Returns
-    -------
-    numpy.ndarray, (H, W), float64
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> ramp = np.tile(np.linspace(0, 1, 16), (16, 1))
-    >>> p = periodic_component(ramp)
-    >>> bool(abs(p[:, 0] - p[:, -1]).max() < abs(ramp[:, 0] - ramp[:, -1]).max())
-    True
-    """
-    u = np.asarray(image, dtype=np.float64)
-    if u.ndim != 2:
-        raise ValueError(f"periodic_component takes a 2-D image; got shape {u.shape}")
-    h, w = u.shape
-    v = np.zeros_like(u)
-    v[0, :] += u[-1, :] - u[0, :]
-    v[-1, :] += u[0, :] - u[-1, :]
-    v[:, 0] += u[:, -1] - u[:, 0]
-    v[:, -1] += u[:, 0] - u[:, -1]
-    q = np.arange(h)[:, None]
-    r = np.arange(w)[None, :]
-    denom = 2 * np.cos(2 * np.pi * q / h) + 2 * np.cos(2 * np.pi * r / w) - 4
-    denom[0, 0] = 1.0
-    s_hat = np.fft.fft2(v) / denom
-    s_hat[0, 0] = 0.0
-    return u - np.fft.ifft2(s_hat).real
 
 
 def _fit_pair_to_unit_range(a: np.ndarray, b: np.ndarray, mean: float, contrast: float):
@@ -329,132 +222,3 @@ def texture_stimulus_set(
         "mean_luminance": float(mean_luminance), "rms_contrast": achieved,
     })
     return s
-
-
-# --------------------------------------------------------------------------------------
-# Portilla-Simoncelli texture synthesis (plenoptic)
-# --------------------------------------------------------------------------------------
-
-
-def _default_ps_scales(size: int) -> int:
-    # the coarsest PS band must stay >= 8 px: size / 2**n_scales >= 8 (at most 4 scales)
-    return int(max(1, min(4, np.floor(np.log2(size)) - 3)))
-
-
-def synthesize_texture(
-    source,
-    size: int | None = None,
-    n_iter: int = 200,
-    seed: int = 0,
-    progress: bool = True,
-    n_scales: int | None = None,
-    n_orientations: int = 4,
-    spatial_corr_width: int | None = None,
-    lr: float = 0.01,
-    device=None,
-) -> np.ndarray:
-    """Synthesize a texture whose Portilla–Simoncelli statistics match ``source``.
-
-    Implements Portilla & Simoncelli (2000, IJCV 40:49) synthesis with plenoptic:
-    ``plenoptic.models.PortillaSimoncelli`` (marginal pixel statistics, auto- and
-    cross-correlations of steerable-pyramid magnitudes and real parts across
-    positions, orientations and scales) and ``plenoptic.Metamer`` (Adam on the
-    pixels, L2 distance between statistics plus a [0, 1] range penalty), started
-    from seeded Gaussian noise with the source's mean and standard deviation.
-
-    Parameters
-    ----------
-    source : array-like or torch.Tensor, (H, W) / (1, H, W) / (1, 1, H, W), in [0, 1]
-        Source texture (grayscale; RGB is converted to luminance).
-    size : int, optional
-        Side of the synthesis in pixels; the source is centre-cropped and resampled
-        to it (default: the source's own size; it must be square then).
-    n_iter : int
-        Iteration budget (plenoptic's ``max_iter``; it may stop earlier once the
-        loss has converged). About 100 iterations at 128² take seconds on a CPU;
-        good syntheses need several hundred to a few thousand.
-    seed : int
-        Seeds the initial noise (the optimisation itself is deterministic on CPU).
-    progress : bool
-        Show plenoptic's progress bar.
-    n_scales : int, optional
-        Pyramid scales (default: as many as keep the coarsest band >= 8 px, at most 4).
-    n_orientations : int
-    spatial_corr_width : int, optional
-        Width of the auto-correlation window (odd; default 7, 5 below 64 px).
-    lr : float
-        Adam learning rate.
-    device : str or torch.device, optional
-        Where to run (default: the source's device for tensors, else CPU).
-
-    Returns
-    -------
-    numpy.ndarray, (size, size), float32 in [0, 1]
-
-    Examples
-    --------
-    >>> from analysis.stimuli import bundled_textures
-    >>> src = bundled_textures(size=32).load_images()[0]
-    >>> synthesize_texture(src, n_iter=5, progress=False).shape
-    (32, 32)
-    """
-    import contextlib
-    import sys
-    import warnings
-
-    import torch
-
-    try:
-        import plenoptic as po
-    except ImportError as err:
-        raise ImportError("synthesize_texture needs plenoptic: pip install plenoptic") from err
-    if isinstance(n_iter, bool) or not isinstance(n_iter, (int, np.integer)) or n_iter < 1:
-        raise ValueError(f"n_iter must be a positive integer; got {n_iter!r}")
-    if isinstance(source, torch.Tensor):
-        device = source.device if device is None else device
-        source = source.detach().cpu().numpy()
-    img = np.asarray(source)
-    while img.ndim > 2 and img.shape[0] == 1:
-        img = img[0]
-    img = as_gray_image(img, "source")[0]
-    if size is None:
-        if img.shape[0] != img.shape[1]:
-            raise ValueError(f"source is {img.shape}, not square; pass size= to crop and resample it")
-        size = img.shape[0]
-    size = check_image_size(size, "size")
-    img = resize_square(img, size) if img.shape != (size, size) else img
-    n_scales = _default_ps_scales(size) if n_scales is None else int(n_scales)
-    if size % (2 ** n_scales):
-        raise ValueError(
-            f"size {size} must be divisible by 2**n_scales = {2 ** n_scales} for the PS pyramid; "
-            f"choose another size or n_scales"
-        )
-    if spatial_corr_width is None:
-        spatial_corr_width = 7 if size >= 64 else 5
-    device = torch.device("cpu" if device is None else device)
-    target = torch.as_tensor(img, dtype=torch.float32, device=device)[None, None]
-    model = po.models.PortillaSimoncelli(
-        (size, size), n_scales=n_scales, n_orientations=n_orientations,
-        spatial_corr_width=spatial_corr_width,
-    ).to(device)
-    po.remove_grad(model)
-    model.eval()
-    gen = torch.Generator(device="cpu").manual_seed(int(seed))
-    init = torch.randn((1, 1, size, size), generator=gen) * float(img.std()) + float(img.mean())
-    init = init.clamp(0, 1).to(device)
-    met = po.Metamer(target, model)
-    met.setup(init, optimizer_kwargs={"lr": lr, "amsgrad": True})
-    module = sys.modules[type(met).__module__]
-    with contextlib.ExitStack() as stack:
-        if not progress and hasattr(module, "tqdm"):
-            import functools
-
-            original = module.tqdm
-            module.tqdm = functools.partial(original, disable=True)
-            stack.callback(setattr, module, "tqdm", original)
-        with warnings.catch_warnings():
-            # plenoptic warns when it stops early because the loss has converged
-            warnings.filterwarnings("ignore", message="Loss has converged")
-            met.synthesize(max_iter=int(n_iter))
-    out = met.metamer.detach().cpu().numpy()[0, 0]
-    return np.clip(out, 0.0, 1.0).astype(np.float32)
