@@ -66,3 +66,22 @@ def test_table_rows_are_computed_from_the_numbers():
     assert "trained 2.12" in lines[2] and "untrained 1.1" in lines[2] and lines[2].endswith("**shown** |")
     assert "(quick budget)" in lines[3] and lines[3].endswith(f"**{CONTRADICTED}** |")
     assert claims_table([r.to_dict() for r in rows]) == claims_table(rows)   # records read back from JSON
+
+
+def test_evaluation_families_must_be_held_out_of_training(tmp_path):
+    import pytest
+
+    from experiments.reproductions.texture_measures import check_held_out, training_families
+    from neuromodels.texture_families import HELD_OUT_FAMILIES
+
+    names, what = training_families({"data": {"source": "texture_families", "images": ["camera_0", "moon_1"]}})
+    assert names == ["camera_0", "moon_1"] and "synthesized" in what
+    check_held_out(names, HELD_OUT_FAMILIES)                       # disjoint: accepted
+    for family in ("banded", "dotted"):                            # a DTD-like folder: one family per sub-folder
+        (tmp_path / family).mkdir()
+    names, _ = training_families({"data": {"source": "folder", "folder": str(tmp_path)}})
+    assert names == ["banded", "dotted"]
+    with pytest.raises(ValueError, match="trained on: dotted") as err:
+        check_held_out(names, ["dotted", "grass"])
+    assert "data.images" in str(err.value)                         # says how to fix it
+    assert training_families({"data": {"source": "bundled"}})[0] == []   # natural photographs: no families
