@@ -25,7 +25,7 @@ from analysis._representations import as_tensor
 
 __all__ = [
     "COMPARE_METHODS", "ROW", "COL", "as_vectors", "as_matrices", "to_matrices", "upper", "row_range", "cosine", "centred_cosine",
-    "ranks", "tau_a_pair", "compare_vectors",
+    "ranks", "tau_a_pair", "compare_vectors", "compare_checked",
 ]
 
 COMPARE_METHODS = ("spearman", "tau_a", "cosine", "pearson", "corr_cov", "cosine_cov")
@@ -108,6 +108,21 @@ def cosine(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return _safe_ratio(a @ b.T, na, nb)
 
 
+def _centred_products(a: torch.Tensor, b: torch.Tensor, ma, mb):
+    """``Σ (a − ā)(b − b̄)`` for all row pairs and the centred sums of squares of the rows, block by block."""
+    m = a.shape[-1]
+    g = torch.zeros(a.shape[0], b.shape[0], dtype=a.dtype, device=a.device)
+    sa = torch.zeros(a.shape[0], dtype=a.dtype, device=a.device)
+    sb = torch.zeros(b.shape[0], dtype=b.dtype, device=b.device)
+    for s in range(0, m, _BLOCK):
+        ca = a[:, s:s + _BLOCK] - ma
+        cb = b[:, s:s + _BLOCK] - mb
+        g += ca @ cb.T
+        sa += torch.linalg.vector_norm(ca, dim=-1) ** 2
+        sb += torch.linalg.vector_norm(cb, dim=-1) ** 2
+    return g, sa, sb
+
+
 def centred_cosine(a: torch.Tensor, b: torch.Tensor, mean_a=None, mean_b=None) -> torch.Tensor:
     """(k_a, k_b) Pearson r of the rows of a and b: ``Σ (a − ā)(b − b̄) / (‖a − ā‖ ‖b − b̄‖)``.
 
@@ -115,18 +130,9 @@ def centred_cosine(a: torch.Tensor, b: torch.Tensor, mean_a=None, mean_b=None) -
     a stack is made and no precision is lost to ``Σab − m ā b̄`` cancellation.
     ``mean_a``/``mean_b`` may be given when known exactly (ranks: ``(m + 1) / 2``).
     """
-    m = a.shape[-1]
     ma = a.mean(-1, keepdim=True) if mean_a is None else mean_a
     mb = b.mean(-1, keepdim=True) if mean_b is None else mean_b
-    g = torch.zeros(a.shape[0], b.shape[0], dtype=a.dtype, device=a.device)
-    sa = torch.zeros(a.shape[0], dtype=a.dtype, device=a.device)
-    sb = torch.zeros(b.shape[0], dtype=b.dtype, device=b.device)
-    for s in range(0, m, _BLOCK):
-        ca = a[:, s:s + _BLOCK] - ma
-        cb = ca if (b is a and mean_b is None and mean_a is None) else b[:, s:s + _BLOCK] - mb
-        g += ca @ cb.T
-        sa += torch.linalg.vector_norm(ca, dim=-1) ** 2
-        sb += torch.linalg.vector_norm(cb, dim=-1) ** 2
+    g, sa, sb = _centred_products(a, b, ma, mb)
     return _safe_ratio(g, sa.sqrt(), sb.sqrt())
 
 
@@ -237,6 +243,71 @@ def _double_centred(m: torch.Tensor) -> torch.Tensor:
     g = -0.5 * m
     g = g - g.mean(-1, keepdim=True)
     return g - g.mean(-2, keepdim=True)
+
+
+def _refuse_nonfinite(v: torch.Tensor, rows: torch.Tensor, what: str) -> None:
+    for i in rows.tolist():
+        if not torch.isfinite(v[i]).all():
+            raise ValueError(f"{what} holds NaN or inf values; remove or impute them first")
+
+
+def _norms(v: torch.Tensor, what: str) -> torch.Tensor:
+    """Row norms in one pass; a NaN/inf entry makes its norm non-finite, so only such rows (and rows
+    whose norm is 0 or overflows, rescaled) are looked at again."""
+    nrm = torch.linalg.vector_norm(v, dim=-1)
+    odd = torch.nonzero(~torch.isfinite(nrm) | (nrm == 0)).flatten()
+    _refuse_nonfinite(v, odd, what)
+    for i in odd.tolist():                       # finite entries: an overflow or underflow of the squares
+        top = v[i].abs().max()
+        nrm[i] = 0.0 if top == 0 else top * torch.linalg.vector_norm(v[i] / top)
+    return nrm
+
+
+def _means(v: torch.Tensor, what: str) -> torch.Tensor:
+    mean = v.mean(-1, keepdim=True)
+    odd = torch.nonzero(~torch.isfinite(mean[:, 0])).flatten()
+    _refuse_nonfinite(v, odd, what)
+    for i in odd.tolist():                       # finite entries whose sum overflows
+        top = v[i].abs().max()
+        mean[i] = top * (v[i] / top).mean()
+    return mean
+
+
+def _flat_rows(v: torch.Tensor, centred_sq: torch.Tensor, mean: torch.Tensor) -> torch.Tensor:
+    """Rows whose entries are all equal; only rows whose centred sum of squares is at rounding level
+    (a constant row centred on its computed mean leaves ~eps·|mean| per entry) are compared exactly."""
+    m = v.shape[-1]
+    eps = torch.finfo(v.dtype).eps
+    cand = torch.nonzero(centred_sq <= m * (8 * eps * mean[:, 0].abs()) ** 2).flatten()
+    flat = torch.zeros(v.shape[0], dtype=torch.bool, device=v.device)
+    for i in cand.tolist():
+        flat[i] = bool((v[i] == v[i, 0]).all())
+    return flat
+
+
+def compare_checked(va: torch.Tensor, vb: torch.Tensor, n: int, method: str, names=("first", "second")):
+    """(similarities (k_a, k_b), flat rows of a, flat rows of b), refusing NaN/inf.
+
+    Cosine and Pearson find non-finite and flat RDMs from quantities they compute
+    anyway (norms; means and centred sums of squares), so each stack is read once
+    before the product; other methods use one min/max pass (:func:`row_range`).
+    """
+    what_a, what_b = (f"the {name} RDM" for name in names)
+    if method == "cosine":
+        na, nb = _norms(va, what_a), _norms(vb, what_b)
+        return _safe_ratio(va @ vb.T, na, nb), na == 0, nb == 0
+    if method == "pearson":
+        ma, mb = _means(va, what_a), _means(vb, what_b)
+        g, sa, sb = _centred_products(va, vb, ma, mb)
+        flat_a, flat_b = _flat_rows(va, sa, ma), _flat_rows(vb, sb, mb)
+        sa, sb = torch.where(flat_a, 0.0, sa), torch.where(flat_b, 0.0, sb)
+        return _safe_ratio(g, sa.sqrt(), sb.sqrt()), flat_a, flat_b
+    lo_a, hi_a = row_range(va, what_a)
+    lo_b, hi_b = row_range(vb, what_b)
+    out = compare_vectors(va, vb, n, method)
+    if method in ("cosine_cov",):
+        return out, (lo_a == 0) & (hi_a == 0), (lo_b == 0) & (hi_b == 0)
+    return out, lo_a == hi_a, lo_b == hi_b
 
 
 def compare_vectors(va: torch.Tensor, vb: torch.Tensor, n: int, method: str) -> torch.Tensor:

@@ -47,7 +47,7 @@ import xarray as xr
 
 from analysis._rdm_compare import COL as _COL
 from analysis._rdm_compare import ROW as _ROW
-from analysis._rdm_compare import COMPARE_METHODS, as_vectors, compare_vectors, row_range
+from analysis._rdm_compare import COMPARE_METHODS, as_vectors, compare_checked
 from analysis._regression import self_gram
 from analysis._representations import as_tensor as _tensor
 from analysis._representations import check_finite as _check_finite
@@ -291,11 +291,9 @@ def compare_rdms(a, b, method: str = "spearman", nan_policy: str = "raise"):
             f"comparing RDMs needs at least 3 conditions (3 dissimilarities); got {n} conditions, i.e. "
             f"{n * (n - 1) // 2} dissimilarity, whose 'correlation' is ±1 or 0 whatever the data. Add conditions."
         )
-    lo_a, hi_a = row_range(va, "the first RDM")   # one pass: finite and flat checks together
-    lo_b, hi_b = row_range(vb, "the second RDM")
     vb = vb.to(va.device)
-    out = compare_vectors(va, vb, n, method).cpu().numpy()
-    flat_a, flat_b = _degenerate(lo_a, hi_a, method), _degenerate(lo_b, hi_b, method)
+    out, flat_a, flat_b = compare_checked(va, vb, n, method)  # NaN/inf refused, flat RDMs found on the way
+    out, flat_a, flat_b = out.cpu().numpy(), flat_a.cpu().numpy(), flat_b.cpu().numpy()
     if flat_a.any() or flat_b.any():
         which = [f"first #{i}" for i in np.flatnonzero(flat_a)] + [f"second #{i}" for i in np.flatnonzero(flat_b)]
         msg = (f"RDM(s) {', '.join(which[:5])} have no variation ({'all zero' if method == 'cosine' else 'all equal'} "
@@ -308,10 +306,3 @@ def compare_rdms(a, b, method: str = "spearman", nan_policy: str = "raise"):
     if _is_single(a) and _is_single(b):
         return float(out[0, 0])
     return out
-
-
-def _degenerate(lo: torch.Tensor, hi: torch.Tensor, method: str) -> np.ndarray:
-    """RDMs (given each one's min and max) for which ``method`` is undefined (no variation)."""
-    if method in ("cosine", "cosine_cov"):
-        return ((lo == 0) & (hi == 0)).cpu().numpy()
-    return (lo == hi).cpu().numpy()

@@ -386,3 +386,28 @@ def test_stack_comparison_of_offset_rdms_keeps_precision():
     a, b = rng.random((3, 190)), rng.random((2, 190))
     far = compare_rdms(a + 1e6, b + 1e6, "pearson")
     np.testing.assert_allclose(far, compare_rdms(a, b, "pearson"), atol=1e-9)
+
+
+@pytest.mark.parametrize("method", ["cosine", "pearson", "spearman", "corr_cov"])
+def test_stack_checks_find_nan_and_flat_rdms_on_the_way(method):
+    """NaN/inf anywhere in a stack is refused, naming the stack; a constant RDM whose value has no exact
+    binary mean (0.1) is flat for the correlation methods; rescaled rows (huge, tiny) give the same cosine."""
+    rng = np.random.default_rng(9)
+    a, b = rng.random((3, 45)), rng.random((2, 45))
+    bad = a.copy()
+    bad[1, 7] = np.nan
+    with pytest.raises(ValueError, match="first RDM holds NaN or inf"):
+        compare_rdms(bad, b, method)
+    bad_b = b.copy()
+    bad_b[0, 3] = np.inf
+    with pytest.raises(ValueError, match="second RDM holds NaN or inf"):
+        compare_rdms(a, bad_b, method)
+    if method != "cosine":
+        flat = a.copy()
+        flat[2] = 0.1
+        with pytest.warns(RuntimeWarning, match="Returning NaN"):
+            out = compare_rdms(flat, b, method, nan_policy="omit")
+        assert np.isnan(out[2]).all() and np.isfinite(out[:2]).all()
+    else:
+        scaled = a * np.array([[1e200], [1e-200], [1.0]])   # squares overflow / underflow
+        np.testing.assert_allclose(compare_rdms(scaled, b, "cosine"), compare_rdms(a, b, "cosine"), rtol=1e-12)
