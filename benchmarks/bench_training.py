@@ -63,7 +63,7 @@ class _PeakMemory(TorchDispatchMode):
 
 def make_trainer(kind: str, batch: int, patch: int, device: str, out: str, precision: str = "auto"):
     from neuromodels.training.config import load_config
-    from neuromodels.training.loop import _Trainer
+    from neuromodels.training.loop import Trainer
 
     name = "lcl_v2_quick.yaml" if kind == "layerwise" else "lcl_v2_end_to_end_quick.yaml"
     cfg = load_config(CONFIGS / name, [
@@ -71,11 +71,10 @@ def make_trainer(kind: str, batch: int, patch: int, device: str, out: str, preci
         f"data.image_size={max(256, patch)}", f"run.device={device}", f"run.out_dir={out}", "run.progress=false",
         f"run.precision={precision}", "run.deterministic=false",
     ])
-    tr = _Trainer(cfg, resume=False)
+    tr = Trainer(cfg, resume=False)
     tr.model.to(tr.ctx.device)
     if tr.channels_last:
         tr.model.to(memory_format=torch.channels_last)
-    tr.opt_key = None
     return tr
 
 
@@ -144,11 +143,11 @@ def _flops(tr, views) -> float:
 def layerwise_vs_end_to_end(batch: int, patch: int, steps: int, device: str) -> list[tuple]:
     with tempfile.TemporaryDirectory() as tmp:
         lw = make_trainer("layerwise", batch, patch, device, os.path.join(tmp, "lw"))
-        lw._set_phase(lw.phases[1], None)  # stage 2 on the frozen stage 1
+        lw.set_phase(lw.phases[1])  # stage 2 on the frozen stage 1
         e2e = make_trainer("end_to_end", batch, patch, device, os.path.join(tmp, "e2e"))
-        e2e._set_phase(e2e.phases[0], None)
+        e2e.set_phase(e2e.phases[0])
         x = lw.sampler.batch(0).to(lw.ctx.device)
-        views = lw._views(x, 0)  # the same views for both
+        views = lw.make_views(x, 0)  # the same views for both
         rows = []
         mem = (_peak_bytes(lw, views), _peak_bytes(e2e, views))
         rows.append(("peak memory in one step (MiB)", mem[0] / 2**20, mem[1] / 2**20, mem[0] / mem[1], "<= 0.6"))
@@ -164,12 +163,12 @@ def input_pipeline(batch: int, patch: int, steps: int, device: str) -> list[tupl
     with tempfile.TemporaryDirectory() as tmp:
         for stage in (0, 1):
             tr = make_trainer("layerwise", batch, patch, device, os.path.join(tmp, f"s{stage}"))
-            tr._set_phase(tr.phases[stage], None)
+            tr.set_phase(tr.phases[stage])
             dev = tr.ctx.device
             start = tr.phases[stage].start
             tr.total = start + steps + 1
             stream = tr.view_stream(start)  # the trainer's own pipeline (prefetching one step ahead)
-            made = [tr._views(tr.sampler.batch(start + t).to(dev), start + t) for t in range(steps + 1)]
+            made = [tr.make_views(tr.sampler.batch(start + t).to(dev), start + t) for t in range(steps + 1)]
             t_made, t_real = _time_interleaved(
                 [(tr, lambda t: made[t], _nothing), (tr, lambda t: next(stream), stream.wait)], steps)
             stream.close()

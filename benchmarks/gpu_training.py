@@ -36,7 +36,7 @@ def measure(stage: int, precision: str, batch: int, patch: int, steps: int, warm
     with tempfile.TemporaryDirectory() as tmp:
         tr = make_trainer("layerwise", batch, patch, device, tmp, precision=precision)
         ph = tr.phases[stage]
-        tr._set_phase(ph, None)
+        tr.set_phase(ph)
         tr.total = ph.start + warmup + steps
         dev = tr.ctx.device
         stream = tr.view_stream(ph.start)

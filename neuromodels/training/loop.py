@@ -57,8 +57,8 @@ from .metrics import MetricsLogger, read_metrics
 from .provenance import collect_provenance
 from .schedules import Phase, build_phases, phase_at
 
-__all__ = ["train", "RunResult", "TrainingDiverged", "TrainingInterrupted", "build_data", "stage_deformation",
-           "config_changes", "RUN_NEUTRAL_KEYS"]
+__all__ = ["train", "Trainer", "RunResult", "TrainingDiverged", "TrainingInterrupted", "build_data",
+           "stage_deformation", "seed_of", "config_changes", "RUN_NEUTRAL_KEYS"]
 
 log = logging.getLogger("neuromodels.training")
 
@@ -149,7 +149,18 @@ class RunResult:
         return [r["loss"] for r in self.history if stage is None or r["stage"] == stage]
 
 
-def _seed_of(*parts: int) -> int:
+def seed_of(*parts: int) -> int:
+    """A 63-bit seed that is a function of the integers ``parts`` only (``numpy.random.SeedSequence``).
+
+    The trainer seeds every random draw by what it belongs to, e.g. the views of
+    chunk ``c`` of global step ``t``: ``seed_of(run.seed, 3, t, c)``, so a resumed
+    run draws what the uninterrupted one drew.
+
+    Examples
+    --------
+    >>> seed_of(0, 3, 5, 1) == seed_of(0, 3, 5, 1) != seed_of(0, 3, 5, 2)
+    True
+    """
     return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(1, dtype=np.uint64)[0] >> 1)
 
 
@@ -268,7 +279,26 @@ class _ViewStream:
         self.pool.shutdown(wait=True, cancel_futures=True)
 
 
-class _Trainer:
+class Trainer:
+    """The training loop of one run (:func:`train` builds one and calls :meth:`run`).
+
+    Besides :meth:`run`, a small public surface lets benchmarks and tests drive single
+    steps: :attr:`phases` (the schedule), :meth:`set_phase` (make a phase current:
+    trainable stages, optimizer, ``step_module``), :meth:`make_views` (the views of a
+    batch of a step), :meth:`view_stream`, and the attributes ``model``, ``sampler``,
+    ``step_module`` (``step_module(views)`` is the loss of one step), ``optimizer``,
+    ``ctx`` (device, rank), ``bf16``, ``channels_last`` and ``total`` (steps).
+
+    Parameters
+    ----------
+    cfg : TrainConfig
+        A validated training config.
+    resume : bool
+        Continue from the run folder's last good checkpoint.
+    allow_change : list of str, optional
+        Config keys that may differ from the checkpoint's on resume.
+    """
+
     def __init__(self, cfg: TrainConfig, resume: bool, allow_change: list[str] | None = None):
         from .. import losses as losses_pkg
         from ..registry import build_model
@@ -321,9 +351,19 @@ class _Trainer:
         self.chunk = chunk
         self.run_dir = Path(cfg.run.out_dir)
         self.ckpt_dir = self.run_dir / "checkpoints"
+        self.opt_key, self.phase = None, None  # no phase set up yet (run() starts from here too)
 
     # -- set-up of one phase -------------------------------------------------------
-    def _set_phase(self, ph: Phase, state: dict | None) -> None:
+    def set_phase(self, ph: Phase, state: dict | None = None) -> None:
+        """Make phase ``ph`` (one of :attr:`phases`) the current one, as the loop does on reaching it.
+
+        The phase's stages become trainable (in train mode; the others and the front
+        end frozen, in eval mode), its optimizer and learning-rate schedule are built
+        when it starts a new optimizer span (restored from ``state``, a checkpoint, when
+        that holds the same span), and ``step_module`` (DDP-wrapped under
+        ``torch.distributed``) computes the phase's loss from views. The model must
+        already be on ``ctx.device``.
+        """
         m = self.model
         trainable = set(ph.trainable)
         for i, stage in enumerate(m.stages):
@@ -386,8 +426,14 @@ class _Trainer:
         return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
     # -- views on the device -------------------------------------------------------
-    def _views(self, x: torch.Tensor, step: int, phase: Phase | None = None) -> torch.Tensor:
-        """The (b·V, C, P, P) views of this process's batch ``x`` of global step ``step``."""
+    def make_views(self, x: torch.Tensor, step: int, phase: Phase | None = None) -> torch.Tensor:
+        """The (b·V, C, P, P) views of this process's batch ``x`` (b, V0, C, P, P) of global step ``step``.
+
+        Deformed by the stage deformation of ``phase`` (default: the phase of ``step``),
+        each chunk of ``augment.chunk_size`` images with its own generator seeded by
+        :func:`seed_of` ``(run.seed, 3, step, chunk)``; channels-last when the trainer
+        uses it.
+        """
         b = x.shape[0]
         deform = self.deforms[(phase or phase_at(self.phases, step)).index]
         if deform is None:
@@ -400,7 +446,7 @@ class _Trainer:
                 for s in range(0, b, self.chunk):
                     part = x[s : s + self.chunk].flatten(0, 1)
                     g = torch.Generator(device=x.device)
-                    g.manual_seed(_seed_of(self.cfg.run.seed, 3, step, (self.ctx.rank * b + s) // self.chunk))
+                    g.manual_seed(seed_of(self.cfg.run.seed, 3, step, (self.ctx.rank * b + s) // self.chunk))
                     out.append(deform(part, generator=g))
             views = torch.cat(out, 0)
         if self.channels_last:
@@ -415,7 +461,7 @@ class _Trainer:
         in the results.
         """
         batches = _batches(self.sampler, start, self.cfg.data.num_workers, self.ctx.device)
-        return _ViewStream(lambda step: self._views(next(batches), step), start, self.total)
+        return _ViewStream(lambda step: self.make_views(next(batches), step), start, self.total)
 
     # -- state ---------------------------------------------------------------------
     def _rng_state(self) -> dict:
@@ -641,7 +687,7 @@ class _Trainer:
             for step in range(start, self.total):
                 ph = phase_at(self.phases, step)
                 if ph is not self.phase:
-                    self._set_phase(ph, state)
+                    self.set_phase(ph, state)
                     bar.set_description(ph.stage)
                 tic = time.perf_counter()
                 views = next(stream)
@@ -816,6 +862,6 @@ def train(config, overrides: list[str] | None = None, *, resume: bool = False, d
     cuda = cfg.run.device == "cuda" or (cfg.run.device == "auto" and torch.cuda.is_available())
     with _deterministic(cfg.run.deterministic, cuda):
         try:
-            return _Trainer(cfg, resume, allow_change).run()
+            return Trainer(cfg, resume, allow_change).run()
         finally:
             cleanup()

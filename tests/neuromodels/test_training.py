@@ -25,7 +25,7 @@ from neuromodels.training import (
     stage_deformation,
     train,
 )
-from neuromodels.training.loop import _seed_of, _Trainer
+from neuromodels.training.loop import Trainer, seed_of
 
 CONFIGS = Path(neuromodels.__file__).parent / "configs"
 SMALL = ["model_config.channels=[8, 16]", "data.batch_size=16", "data.image_size=96", "run.progress=false",
@@ -92,15 +92,15 @@ def test_complexity_matched_amplitudes_follow_the_receptive_fields():
 def test_views_are_deformed_on_the_device_with_chunk_seeds(tmp_path):
     cfg = load_config(CONFIGS / "lcl_v2_quick.yaml",
                       [*SMALL, "augment.chunk_size=4", f"run.out_dir={tmp_path}"])
-    trainer = _Trainer(cfg, resume=False)
+    trainer = Trainer(cfg, resume=False)
     x = trainer.sampler.batch(5)  # (16, 1, 1, 32, 32)
-    views = trainer._views(x, step=5, phase=trainer.phases[1])
+    views = trainer.make_views(x, step=5, phase=trainer.phases[1])
     assert views.shape == (32, 1, 32, 32) and views.device == x.device
     deform = trainer.deforms[1]
     assert isinstance(deform, LocalDeformation) and deform.amplitude == pytest.approx(2.4)
     # independent reconstruction: chunk c of 4 images (8 views) drawn from seed (seed, 3, step, c)
     for c in range(4):
-        g = torch.Generator().manual_seed(_seed_of(0, 3, 5, c))
+        g = torch.Generator().manual_seed(seed_of(0, 3, 5, c))
         part = x[4 * c : 4 * c + 4].expand(-1, 2, -1, -1, -1).flatten(0, 1)
         torch.testing.assert_close(views[8 * c : 8 * c + 8], deform(part, generator=g), rtol=0, atol=0)
     # the two views of a patch differ from each other and from the patch
