@@ -11,6 +11,7 @@ import torch
 import xarray as xr
 
 from analysis._regression import self_gram
+from analysis._validation import check_finite as check_finite_values
 from analysis.assemblies import TIME_BIN
 
 __all__ = ["as_tensor", "check_finite", "squeeze_time", "pairwise_sq_distances"]
@@ -31,10 +32,14 @@ def as_tensor(x, device=None, dtype=None) -> torch.Tensor:
     return torch.as_tensor(arr, device=device).to(dtype or _dtype_of(arr))
 
 
-def check_finite(t: torch.Tensor, what: str) -> None:
-    """Refuse NaN/inf with a message that names ``what``."""
+def check_finite(t: torch.Tensor, what: str, fn: str = "rdm") -> None:
+    """Refuse NaN/inf with a message that names ``what`` (:func:`analysis._validation.check_finite`'s).
+
+    One vectorised test on the tensor's device; only when it fails is the shared
+    check run for its message (how many NaN and inf values).
+    """
     if not torch.isfinite(t).all():
-        raise ValueError(f"{what} holds NaN or inf values; remove or impute them first")
+        check_finite_values(t, what, fn=fn)
 
 
 def squeeze_time(a: xr.DataArray) -> xr.DataArray:

@@ -14,6 +14,7 @@ import warnings
 import numpy as np
 import xarray as xr
 
+from analysis._validation import check_finite
 from analysis.assemblies import NEUROID, PRESENTATION, TIME_BIN, average_repetitions, validate
 
 __all__ = [
@@ -129,8 +130,7 @@ def check_scorable(src: xr.DataArray, tgt: xr.DataArray, splits, nan_policy: str
             f"for train_size=0.9) or a smaller train_size."
         )
     x = np.asarray(src.values)
-    if not np.isfinite(x).all():
-        raise ValueError("the source holds NaN or inf values; remove or impute them first")
+    check_finite(x, "the source", fn="neural_predictivity")
     if (x == x[:1]).all():
         raise ValueError(
             f"all {x.shape[1]} source features are constant across the {n} stimuli: no regression can predict "

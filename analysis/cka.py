@@ -59,8 +59,8 @@ def paired_features(x, y) -> tuple[torch.Tensor, torch.Tensor]:
         raise ValueError(f"x and y must hold the same stimuli; got {tx.shape[0]} and {ty.shape[0]} rows")
     if tx.shape[0] < 4:
         raise ValueError(f"CKA needs at least 4 stimuli; got {tx.shape[0]}")
-    check_finite(tx, "x")
-    check_finite(ty, "y")
+    check_finite(tx, "x", fn="cka")
+    check_finite(ty, "y", fn="cka")
     return tx, ty
 
 

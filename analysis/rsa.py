@@ -215,6 +215,7 @@ def rdm(
         raise ValueError(f"noise (a precision matrix) is used by mahalanobis/crossnobis only, not {method!r}")
     x, ids, attrs = _patterns(data, method, cv_coord, device)
     x, counts = x if isinstance(x, tuple) else (x, None)
+    _check_finite(x, "the data", fn="rdm")
     p = x.shape[-1]
     precision = None
     if noise is not None:
@@ -227,7 +228,7 @@ def rdm(
         d = _crossnobis_tensor(x, precision, counts)
     else:
         d = _rdm_tensor(x, method, precision)
-    _check_finite(d, "the RDM (so the data or the noise precision)")  # NaN/inf inputs propagate here
+    _check_finite(d, "the RDM (so the noise precision)", fn="rdm")  # finite data, so the precision
     values = d.cpu().numpy()
     dims = (_ROW, _COL) if values.ndim == 2 else ("rdm",) * (values.ndim - 2) + (_ROW, _COL)
     if values.ndim > 3:

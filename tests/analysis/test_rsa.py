@@ -280,7 +280,7 @@ def test_errors_are_clear():
         noise_ceiling(rdm(x).values[None])
     bad = x.copy()
     bad[2, 1] = np.nan
-    with pytest.raises(ValueError, match="NaN or inf"):
+    with pytest.raises(ValueError, match=r"rdm: the data holds 1 non-finite value\(s\) \(1 NaN, 0 inf\)"):
         rdm(bad, "euclidean")
 
 
