@@ -168,3 +168,19 @@ def test_single_region_populations(n_units):
     assert list(pop.units["region"]) == [region] * 3
     rates = pop.rates(np.random.default_rng(0).random((4, SIZE, SIZE)))
     assert rates.shape == (4, 3) and (rates >= pop.units["baseline"].to_numpy()).all()
+
+
+def test_ground_truth_unit_filters_are_zero_mean_unit_norm_and_analytic():
+    from analysis._ground_truth_units import energy_bank, gabor
+
+    coords = (np.arange(32) + 0.5) / 8 - 2  # 32 px over 4 deg
+    xx, yy = np.meshgrid(coords, coords)
+    g = gabor(xx, yy, 1.9, -0.2, 0.7, 2.0, 0.25, 1.5, 0.4, 4.0)  # RF centre near the (periodic) edge
+    assert abs(g.sum()) < 1e-10 and np.linalg.norm(g) == pytest.approx(1.0)
+    bank = energy_bank(32, 4.0, sf_cap=2.0)
+    np.testing.assert_allclose(bank["freqs"], [2.0, 1.0, 0.5])  # octaves down from min(4, cap) c/deg
+    f = bank["filters"]
+    flipped = f[:, (-np.arange(32)) % 32][:, :, (-np.arange(32)) % 32]  # the filter at -frequency
+    inner = np.arange(32) != 16  # the Nyquist row and column are their own negatives
+    assert np.all((f * flipped)[:, inner][:, :, inner] == 0)  # one-sided (analytic)
+    assert np.all(f[:, 0, 0] == 0)  # no DC

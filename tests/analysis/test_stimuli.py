@@ -1,10 +1,32 @@
-"""Stimulus sets, image conversion and geometry, bundled images."""
+"""Stimulus sets: input checks, colour, files on disk, subsets.
+
+Image conversion and geometry: test_images.py; bundled images: test_bundled.py.
+"""
 import numpy as np
 import pandas as pd
 import pytest
-import skimage.data
 
-from analysis.stimuli import StimulusSet, bundled_images, bundled_textures, resize_square
+from analysis.stimuli import StimulusSet
+
+
+def test_names_of_the_split_modules_stay_importable_from_stimuli():
+    import analysis.bundled
+    import analysis.images
+    import analysis.stimuli
+
+    moved = {analysis.images: ["as_image", "as_gray_image", "convert_color", "rgb_to_luminance", "LUMINANCE_WEIGHTS",
+                               "check_image_size", "image_files", "resize_square", "IMAGE_SUFFIXES"],
+             analysis.bundled: ["bundled_images", "bundled_textures", "NATURAL_IMAGES", "TEXTURE_SOURCES",
+                                "DEFAULT_TEXTURES"]}
+    for module, names in moved.items():
+        for name in names:
+            assert getattr(analysis.stimuli, name) is getattr(module, name)
+    from analysis.stimuli import bundled_textures  # the lazy re-export, as users write it
+
+    assert bundled_textures is analysis.bundled.bundled_textures
+
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        analysis.stimuli.nope
 
 
 def test_stimulus_set_checks_its_input():
@@ -38,25 +60,6 @@ def test_rgb_images_stay_rgb_and_gray_is_skimage_rgb2gray():
         s.load_images(color="grey")
 
 
-def test_one_luminance_conversion_for_the_toolkit():
-    """analysis and neuromodels (which may not import each other) use skimage's weights."""
-    import torch
-    from skimage.color import rgb2gray
-
-    from analysis.stimuli import LUMINANCE_WEIGHTS, rgb_to_luminance
-    from neuromodels.base import LUMINANCE_WEIGHTS as MODEL_WEIGHTS
-    from neuromodels.base import rgb_to_luminance as model_luminance
-
-    assert LUMINANCE_WEIGHTS == MODEL_WEIGHTS
-    rgb = np.random.default_rng(1).random((2, 3, 7, 4))
-    reference = np.stack([rgb2gray(np.moveaxis(im, 0, -1)) for im in rgb])[:, None]
-    np.testing.assert_allclose(rgb_to_luminance(rgb), reference, rtol=1e-12)
-    np.testing.assert_allclose(rgb_to_luminance(torch.tensor(rgb)).numpy(), reference, rtol=1e-12)
-    np.testing.assert_allclose(model_luminance(torch.tensor(rgb)).numpy(), reference, rtol=1e-12)
-    np.testing.assert_allclose(rgb_to_luminance(np.moveaxis(rgb, 1, -1), channel_axis=-1)[..., 0],
-                               reference[:, 0], rtol=1e-12)
-
-
 def test_rgb_files_are_read_as_rgb(tmp_path):
     from skimage.io import imsave
 
@@ -84,42 +87,3 @@ def test_images_read_from_paths(tmp_path):
     imsave(tmp_path / "x.png", img, check_contrast=False)
     s = StimulusSet(pd.DataFrame({"stimulus_id": ["x"], "path": [str(tmp_path / "x.png")]}))
     np.testing.assert_allclose(s.load_images()[0, 0], img / 255.0, rtol=1e-6)
-
-
-# ------------------------------------------------------------------ geometry
-def test_resize_square_interpolates_linearly_on_pixel_centres():
-    ramp = np.tile(np.arange(16, dtype=float), (16, 1))
-    up = resize_square(ramp, 32)
-    # new pixel j sits at (j + 0.5) / 2 - 0.5 in old pixel units
-    expected = (np.arange(32) + 0.5) / 2 - 0.5
-    np.testing.assert_allclose(up[5, 2:-2], expected[2:-2], atol=1e-5)
-    assert resize_square(np.ones((30, 50)), 12).shape == (12, 12)
-    np.testing.assert_allclose(resize_square(np.full((30, 50), 0.3), 12), 0.3, atol=1e-6)
-
-
-# ------------------------------------------------------------------ bundled images
-def test_bundled_images_are_the_packaged_images():
-    s = bundled_images(["camera", "einstein"], size=256)
-    assert list(s.stimulus_ids) == ["camera", "einstein"]
-    imgs = s.load_images()
-    assert imgs.shape == (2, 1, 256, 256) and imgs.dtype == np.float32
-    import plenoptic.data
-
-    np.testing.assert_allclose(imgs[1, 0], plenoptic.data.einstein().numpy()[0, 0], atol=1e-6)
-    full = bundled_images(["camera"], size=512).load_images()[0, 0]
-    np.testing.assert_allclose(full, skimage.data.camera() / 255.0, atol=1e-6)
-    assert 0 <= imgs.min() and imgs.max() <= 1
-
-
-def test_bundled_textures_default_and_extra_families():
-    s = bundled_textures(size=512)
-    assert list(s.metadata("texture_family")) == ["brick", "grass", "gravel", "reptile_skin"]
-    np.testing.assert_allclose(s.load_images()[0, 0], skimage.data.brick() / 255.0, atol=1e-6)
-    colour = bundled_images(["astronaut", "camera"], size=64, color=None).load_images()
-    assert colour.shape == (2, 3, 64, 64)
-    np.testing.assert_allclose(colour[1, 0], colour[1, 2])  # the gray camera repeated to RGB
-    assert colour[0].std(axis=0).mean() > 0.01  # the astronaut is in colour
-    extra = bundled_textures(size=32, names="all")
-    assert len(extra) == 8 and extra.load_images().shape == (8, 1, 32, 32)
-    with pytest.raises(ValueError, match="available"):
-        bundled_textures(names=["marble"])

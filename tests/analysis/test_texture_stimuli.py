@@ -1,65 +1,26 @@
-"""Texture stimuli: periodic component, spectrally matched noise, FreemanZiemba2013-layout
-sets, Portilla-Simoncelli synthesis."""
+"""Texture stimulus sets in the FreemanZiemba2013 layout (textures and spectrally matched noise).
+
+Phase randomization and the periodic component: test_spectral_noise.py; PS synthesis:
+test_texture_synthesis.py.
+"""
 import numpy as np
 import pytest
 
-from analysis.stimuli import bundled_textures
-from analysis.texture_stimuli import (
-    periodic_component,
-    phase_randomize,
-    texture_stimulus_set,
-)
+from analysis.bundled import bundled_textures
+from analysis.spectral_noise import periodic_component
+from analysis.texture_stimuli import texture_stimulus_set
 
 
-# ------------------------------------------------------------------ periodic component
-def test_periodic_component_solves_moisans_poisson_problem():
-    """Moisan 2011: u = p + s with s harmonic inside the image (periodic Laplacian 0 at
-    interior pixels) and equal to the border-jump image v on the border."""
-    u = np.random.default_rng(0).random((24, 20))
-    p = periodic_component(u)
-    s = u - p
-    lap = sum(np.roll(s, k, ax) for k in (1, -1) for ax in (0, 1)) - 4 * s
-    v = np.zeros_like(u)
-    v[0, :] += u[-1, :] - u[0, :]
-    v[-1, :] += u[0, :] - u[-1, :]
-    v[:, 0] += u[:, -1] - u[:, 0]
-    v[:, -1] += u[:, 0] - u[:, -1]
-    np.testing.assert_allclose(lap, v - v.mean(), atol=1e-10)
-    assert p.mean() == pytest.approx(u.mean(), abs=1e-12)
-    ramp = np.tile(np.linspace(0, 1, 32), (32, 1))
-    pr = periodic_component(ramp)
-    assert abs(pr[:, 0] - pr[:, -1]).max() < 0.1 * abs(ramp[:, 0] - ramp[:, -1]).max()
+def test_names_of_the_split_modules_stay_importable_from_texture_stimuli():
+    import analysis.spectral_noise
+    import analysis.texture_stimuli
+    import analysis.texture_synthesis
 
-
-# ------------------------------------------------------------------ phase randomization
-@pytest.mark.parametrize("shape", [(32, 32), (31, 24), (3, 1, 16, 16)])
-def test_phase_randomize_matches_amplitude_spectrum(shape):
-    img = np.random.default_rng(0).random(shape) ** 2
-    noise = phase_randomize(img, seed=1)
-    assert noise.shape == img.shape and noise.dtype == img.dtype
-    fi, fn = np.fft.fft2(img), np.fft.fft2(noise)
-    np.testing.assert_allclose(np.abs(fn), np.abs(fi), rtol=1e-9, atol=1e-9)
-    np.testing.assert_allclose(noise.mean(axis=(-2, -1)), img.mean(axis=(-2, -1)), atol=1e-12)
-    np.testing.assert_allclose(noise.var(axis=(-2, -1)), img.var(axis=(-2, -1)), rtol=1e-10)
-    dphi = np.angle(fn * np.conj(fi))[..., 1:, 1:]
-    assert np.abs(dphi).mean() > 1.0  # uniform phase differences average pi/2
-    assert np.abs(noise - img).mean() > 0.1 * img.std()
-
-
-def test_phase_randomize_seeds_and_tensors():
-    import torch
-
-    img = np.random.default_rng(0).random((16, 16))
-    np.testing.assert_array_equal(phase_randomize(img, seed=3), phase_randomize(img, seed=3))
-    assert not np.allclose(phase_randomize(img, seed=3), phase_randomize(img, seed=4))
-    t = torch.tensor(img, dtype=torch.float32)
-    out = phase_randomize(t, seed=3)
-    assert isinstance(out, torch.Tensor) and out.dtype == torch.float32 and out.device == t.device
-    np.testing.assert_allclose(out.numpy(), phase_randomize(img, seed=3), atol=1e-6)
-    with pytest.raises(ValueError, match="NaN"):
-        phase_randomize(np.full((4, 4), np.nan))
-    with pytest.raises(ValueError, match=r"\(\.\.\., H, W\)"):
-        phase_randomize(np.zeros(5))
+    for module, names in ((analysis.spectral_noise, ["phase_randomize", "periodic_component"]),
+                          (analysis.texture_synthesis, ["synthesize_texture"])):
+        for name in names:
+            assert getattr(analysis.texture_stimuli, name) is getattr(module, name)
+            assert name in analysis.texture_stimuli.__all__
 
 
 # ------------------------------------------------------------------ texture stimulus sets
@@ -135,37 +96,6 @@ def test_texture_set_is_deterministic_and_reads_folders(tmp_path):
 def test_texture_set_bad_arguments(kwargs, error, match):
     with pytest.raises(error, match=match):
         texture_stimulus_set(**{"progress": False, **kwargs})
-
-
-# ------------------------------------------------------------------ PS synthesis (plenoptic)
-def _ps_distance(a, b, size):
-    import plenoptic as po
-    import torch
-
-    model = po.models.PortillaSimoncelli((size, size), n_scales=2, spatial_corr_width=5)
-    ta, tb = (torch.as_tensor(np.asarray(x, dtype=np.float32))[None, None] for x in (a, b))
-    with torch.no_grad():
-        return float(torch.linalg.vector_norm(model(ta) - model(tb)))
-
-
-@pytest.mark.slow  # ~10 s on a busy 2-core machine (torch/plenoptic imports + 40 iterations)
-def test_synthesis_matches_portilla_simoncelli_statistics():
-    from analysis.texture_stimuli import synthesize_texture
-
-    size = 32
-    src = bundled_textures(size=size, names=["brick"]).load_images()[0, 0]
-    out = synthesize_texture(src, n_iter=40, seed=0, progress=False)
-    assert out.shape == (size, size) and out.dtype == np.float32
-    assert 0 <= out.min() and out.max() <= 1
-    # the initial image: seeded Gaussian noise with the source's mean and std
-    rng = np.random.default_rng(0)
-    noise = np.clip(rng.standard_normal((size, size)) * src.std() + src.mean(), 0, 1)
-    d_synth, d_noise = _ps_distance(out, src, size), _ps_distance(noise, src, size)
-    assert d_synth < 0.3 * d_noise
-    assert not np.allclose(out, src, atol=0.05)  # a new sample, not a copy of the source
-    a, b = (synthesize_texture(src, n_iter=3, seed=0, progress=False) for _ in range(2))
-    np.testing.assert_array_equal(a, b)
-    assert not np.array_equal(a, synthesize_texture(src, n_iter=3, seed=1, progress=False))
 
 
 def test_texture_set_with_synthesis_records_method():
