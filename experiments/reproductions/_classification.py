@@ -43,10 +43,25 @@ def labelled_patches(cfg: dict, seed: int):
     return (torch.as_tensor(np.stack(train_x))[:, None], torch.as_tensor(np.array(train_y)), test, names)
 
 
+UNTRAINED_FRONTEND = "lcl_v2net_untrained"  # LCL-V2Net on the untrained LCL-V2 architecture (the control)
+
+
 def _model_config(name: str, n_classes: int, frontend_checkpoint: str) -> dict:
-    if name == "lcl_v2net":
+    if name in ("lcl_v2net", UNTRAINED_FRONTEND):
         return {"frontend_checkpoint": frontend_checkpoint, "num_classes": n_classes}
     return {"num_classes": n_classes}
+
+
+def _untrained_frontend(run: Run, cfg: dict, seed: int) -> str:
+    """The untrained LCL-V2 (the matched config's architecture, ``seed``) written as a weights file."""
+    from neuromodels.weights import save_weights
+
+    from .lcl_v2 import untrained_model, variant_config
+
+    path = run.path("train", "lcl_v2_untrained.pt")
+    train = variant_config(cfg, "matched")
+    save_weights(untrained_model(cfg, seed), train["model"], train.get("model_config", {}), path)
+    return str(path)
 
 
 def classification_stage(run: Run, cfg: dict, device) -> dict:
@@ -63,12 +78,17 @@ def classification_stage(run: Run, cfg: dict, device) -> dict:
     import neuromodels
 
     checkpoints = {}
-    for name in ccfg["models"]:
-        model_config = _model_config(name, n_classes, frontend)
-        model = neuromodels.build_model(name, **model_config)
+    names = list(ccfg["models"])
+    if "lcl_v2net" in names and UNTRAINED_FRONTEND not in names:  # the untrained row beside the trained model
+        names.insert(names.index("lcl_v2net") + 1, UNTRAINED_FRONTEND)
+    for name in names:
+        front = _untrained_frontend(run, cfg, seed) if name == UNTRAINED_FRONTEND else frontend
+        model_config = _model_config(name, n_classes, front)
+        model = neuromodels.build_model("lcl_v2net" if name == UNTRAINED_FRONTEND else name, **model_config)
         result = train_classifier(model, train_x, train_y, steps=ccfg["steps"], batch_size=ccfg["batch_size"],
                                   lr=ccfg["lr"], seed=seed, device=device, out_dir=run.path("train", f"cls_{name}"),
-                                  model_name=name, model_config=model_config)
+                                  model_name="lcl_v2net" if name == UNTRAINED_FRONTEND else name,
+                                  model_config=model_config)
         checkpoints[name] = str(result.checkpoint)
         total_flops += result.flops_total
         model = result.model.eval()
@@ -90,8 +110,9 @@ def classification_stage(run: Run, cfg: dict, device) -> dict:
     fig = plot_ood_accuracy(full)
     path = S.savefig(fig, run.figure_path("ood_accuracy"))
     best = max(heads, key=lambda h: h.value)
-    reading = (f"LCL-V2Net (the trained LCL-V2 frozen under a ResNet-50), the VOneNet-like Gabor front end and a "
-               f"plain ResNet-50, each trained {ccfg['steps']} steps on {n_classes} classes of bundled-image "
+    reading = (f"LCL-V2Net (the trained LCL-V2 frozen under a ResNet-50), the same with the untrained LCL-V2 "
+               f"architecture frozen instead ({UNTRAINED_FRONTEND}, the control), the VOneNet-like Gabor front end "
+               f"and a plain ResNet-50, each trained {ccfg['steps']} steps on {n_classes} classes of bundled-image "
                f"patches (chance {1 / n_classes:.2f}), tested on held-out patches under distortions. Highest "
                f"mean accuracy: {best.name.split(', ')[-1]} ({best.value:.2f}).")
     return {"metrics": metrics, "headlines": heads, "_flops": total_flops, "checkpoints": checkpoints,

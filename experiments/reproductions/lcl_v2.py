@@ -18,7 +18,8 @@ CONVENTION = "r2/c"  # ceiled score = r² / c (Brain-Score's explained_variance 
 
 VARIANTS = {
     "matched": "layerwise, complexity-matched deformations",
-    "unmatched": "layerwise, one deformation amplitude for both stages (ablation)",
+    "unmatched": "layerwise, every stage at stage 1's matched amplitude (ablation)",
+    "unmatched_large": "layerwise, every stage at the last stage's matched amplitude (ablation)",
     "end_to_end": "end-to-end, same loss and total budget",
 }
 
@@ -28,7 +29,9 @@ def variant_config(cfg: dict, variant: str) -> dict:
     train = S.resolve_train_config(cfg["train"])
     steps = train["schedule"]["steps"]
     if variant == "unmatched":
-        train["augment"]["matched"] = False
+        train["augment"].update(matched=False, **stage_deformation(train, 0))
+    elif variant == "unmatched_large":
+        train["augment"].update(matched=False, **stage_deformation(train, -1))
     elif variant == "end_to_end":
         n_stages = len(train["model_config"].get("channels", [0, 0]))
         total = sum(steps.values()) if isinstance(steps, dict) else int(steps) * n_stages
@@ -38,6 +41,20 @@ def variant_config(cfg: dict, variant: str) -> dict:
     return train
 
 
+def stage_deformation(train: dict, index: int) -> dict:
+    """``{"amplitude", "cell_size"}`` (pixels) that complexity matching gives stage ``index`` of the
+    config's architecture: ``c`` and ``cell_c`` × that stage's receptive-field size (as the trainer's
+    ``stage_deformation``); the unmatched ablations train every stage with one of these."""
+    import neuromodels
+    from neuromodels.augment import matched_amplitude
+
+    model = neuromodels.build_model(train["model"], **train.get("model_config", {}))
+    stage = model.stage_names[index]
+    a = train["augment"]
+    rf = float(model.receptive_fields()[stage].size)
+    return {"amplitude": float(matched_amplitude(model, stage, a["c"])), "cell_size": max(2.0, a["cell_c"] * rf)}
+
+
 @register_reproduction("lcl_v2", title=TITLE,
                        trains={"lcl_v2": "train_matched.checkpoint", "resnet50": "classification.checkpoints.resnet50"})
 def run(run: Run, cfg: dict, device) -> None:
@@ -45,7 +62,7 @@ def run(run: Run, cfg: dict, device) -> None:
     run.stage("recordings", lambda r: S.recordings_stage(r, cfg["recordings"]))
     for v in cfg.get("variants", list(VARIANTS)):
         run.stage(f"train_{v}", lambda r, v=v: S.train_stage(r, f"lcl_v2_{v}", variant_config(cfg, v), device))
-    for v in SEEDED_VARIANTS:
+    for v in [v for v in SEEDED_VARIANTS if v in cfg.get("variants", list(VARIANTS))]:
         for seed in seeds(run, cfg)[1:]:
             run.stage(f"train_{v}_seed{seed}", lambda r, v=v, s=seed: S.train_stage(
                 r, f"lcl_v2_{v}_seed{s}", variant_config(cfg, v), device, seed=s))
@@ -59,7 +76,7 @@ def run(run: Run, cfg: dict, device) -> None:
     run.stage("claims", lambda r: _claims(r, cfg, device))
 
 
-SEEDED_VARIANTS = ("matched", "unmatched")  # trained on every seed for the claims
+SEEDED_VARIANTS = ("matched", "unmatched", "unmatched_large")  # trained on every seed for the claims
 
 
 def seeds(run: Run, cfg: dict) -> list[int]:
@@ -86,21 +103,23 @@ def _claims(run: Run, cfg: dict, device) -> dict:
     from .texture_measures import measure_layers, summary_rows
 
     stim = S.load_stimuli(run)
-    v = {k: [] for k in ("s1", "s2", "s1_untrained", "s2_untrained", "s2_unmatched", "cv", "cv_untrained")}
+    ablations = [a for a in ("unmatched", "unmatched_large") if a in cfg.get("variants", list(VARIANTS))]
+    v = {k: [] for k in ("s1", "s2", "s1_untrained", "s2_untrained", "cv", "cv_untrained",
+                         *(f"s2_{a}" for a in ablations))}
     tuning_rows, filters = [], {}
     for seed in seeds(run, cfg):
         matched = S.load_trained(_checkpoint(run, "matched", seed))
-        unmatched = S.load_trained(_checkpoint(run, "unmatched", seed))
         untrained = untrained_model(cfg, seed)
         names = list(matched.stage_names)
         m_tr = measure_layers(matched, names, stim, device)
         m_un = measure_layers(untrained, names, stim, device)
-        m_um = measure_layers(unmatched, names[-1:], stim, device)
         v["s1"].append(m_tr[names[0]]["modulation_index"])
         v["s2"].append(m_tr[names[-1]]["modulation_index"])
         v["s1_untrained"].append(m_un[names[0]]["modulation_index"])
         v["s2_untrained"].append(m_un[names[-1]]["modulation_index"])
-        v["s2_unmatched"].append(m_um[names[-1]]["modulation_index"])
+        for a in ablations:
+            ablated = S.load_trained(_checkpoint(run, a, seed))
+            v[f"s2_{a}"].append(measure_layers(ablated, names[-1:], stim, device)[names[-1]]["modulation_index"])
         for label, model, key in (("trained (matched)", matched, "cv"), ("untrained", untrained, "cv_untrained")):
             w = _stage1_filters(model)
             t = orientation_tuning(grating_responses(w)).assign(model=label, seed=seed)
@@ -116,9 +135,11 @@ def _claims(run: Run, cfg: dict, device) -> dict:
         evaluate_claim("learned stage 1 more orientation-tuned than untrained",
                        "median circular variance of stage-1 filters from gratings (lower = sharper)",
                        v["cv_untrained"], v["cv"], "untrained", "trained"),
-        evaluate_claim("complexity-matched beats unmatched", f"stage-2 {mi}", v["s2"], v["s2_unmatched"],
-                       "matched", "unmatched"),
     ]
+    what = {"unmatched": "every stage at stage 1's amplitude", "unmatched_large": "every stage at the last stage's"}
+    for a in ablations:
+        rows.append(evaluate_claim(f"complexity-matched beats unmatched ({what[a]})", f"stage-2 {mi}", v["s2"],
+                                   v[f"s2_{a}"], "matched", a))
     cls = run.records.get("classification")
     if cls:
         ood = {m["model"]: m["value"] for m in cls["metrics"] if m["metric"] == "mean_distorted_accuracy"}
@@ -137,14 +158,14 @@ def _claims(run: Run, cfg: dict, device) -> dict:
     detail = ["| model | measured | mean [95% interval] | seeds |", "|---|---|---|---|"]
     detail += summary_rows({"matched stage 1": v["s1"], "matched stage 2": v["s2"], "untrained stage 1":
                             v["s1_untrained"], "untrained stage 2": v["s2_untrained"],
-                            "unmatched stage 2": v["s2_unmatched"]}, "modulation index")
+                            **{f"{a} stage 2": v[f"s2_{a}"] for a in ablations}}, "modulation index")
     detail += summary_rows({"trained stage 1": v["cv"], "untrained stage 1": v["cv_untrained"]},
                            "median circular variance")
     metrics = [{"metric": f"claims_{k}", "seed": s, "value": float(x)}
                for k, vals in v.items() for s, x in zip(seeds(run, cfg), vals)]
     return {"claims": [r.to_dict() for r in rows], "metrics": metrics, "sections": [Section(
         "Claims, measured per seed",
-        f"{len(seeds(run, cfg))} training seeds of the matched and unmatched models; each claim is the paired "
+        f"{len(seeds(run, cfg))} training seeds of the matched model and the unmatched ablations; each claim is the paired "
         f"difference across seeds with its 95% t interval (verdicts computed by `experiments.claims`). Texture "
         f"measures use stimuli scaled to fill each model's field of view, dead units excluded; orientation "
         f"tuning from gratings (12 orientations, 8 frequencies, 8 phases) on the stage-1 filters. The claims table is at the top of the report; per-model means below."

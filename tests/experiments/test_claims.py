@@ -85,3 +85,21 @@ def test_evaluation_families_must_be_held_out_of_training(tmp_path):
         check_held_out(names, ["dotted", "grass"])
     assert "data.images" in str(err.value)                         # says how to fix it
     assert training_families({"data": {"source": "bundled"}})[0] == []   # natural photographs: no families
+
+
+def test_unmatched_ablations_use_the_first_and_last_stage_matched_amplitudes():
+    import neuromodels
+    from experiments.reproductions.lcl_v2 import variant_config
+
+    cfg = {"train": {"config": "lcl_v2_quick.yaml", "overrides": []}}
+    matched = variant_config(cfg, "matched")
+    model = neuromodels.build_model(matched["model"], **matched["model_config"])
+    rf = [model.receptive_fields()[s].size for s in model.stage_names]
+    c, cell_c = matched["augment"]["c"], matched["augment"]["cell_c"]
+    assert rf[0] < rf[-1]                                            # stages see more and more of the image
+    for variant, size in (("unmatched", rf[0]), ("unmatched_large", rf[-1])):
+        a = variant_config(cfg, variant)["augment"]
+        assert a["matched"] is False                                 # one amplitude for every stage
+        assert abs(a["amplitude"] - c * size) < 1e-9 and abs(a["cell_size"] - max(2.0, cell_c * size)) < 1e-9
+    assert matched["augment"]["matched"] is True
+    assert variant_config(cfg, "end_to_end")["schedule"]["kind"] == "end_to_end"

@@ -68,17 +68,18 @@ def test_planted_structure_is_recovered(quickstart_dir):
 def test_lcl_variants_share_the_budget_and_losses_fall(quickstart_dir):
     lcl = quickstart_dir / "lcl_v2"
     steps = {v: json.loads((lcl / "stages" / f"train_{v}.json").read_text())["steps"]
-             for v in ("matched", "unmatched", "end_to_end")}
+             for v in ("matched", "unmatched", "unmatched_large", "end_to_end")}
     assert len(set(steps.values())) == 1, steps
     first = _metric(lcl, "loss_first").set_index(["model", "model_stage"])["value"]
     last = _metric(lcl, "loss_last").set_index(["model", "model_stage"])["value"]
     assert (last < first).all(), pd.concat([first, last], axis=1)
     by_stage = pd.read_csv(lcl / "by_stage.csv")
-    assert set(by_stage["model"]) == {"lcl_v2_matched", "lcl_v2_unmatched", "lcl_v2_end_to_end", "lcl_v2_untrained"}
+    assert set(by_stage["model"]) == {"lcl_v2_matched", "lcl_v2_unmatched", "lcl_v2_unmatched_large",
+                                      "lcl_v2_end_to_end", "lcl_v2_untrained"}
     assert set(by_stage["convention"]) == {"r2/c"}                 # the ceiling convention is named
     assert by_stage["capacity"].gt(0).all()
     ood = pd.read_csv(lcl / "ood_accuracy.csv")
-    assert set(ood["subj"]) == {"lcl_v2net", "vonenet_resnet50", "resnet50"}
+    assert set(ood["subj"]) == {"lcl_v2net", "lcl_v2net_untrained", "vonenet_resnet50", "resnet50"}
     assert ood["accuracy"].between(0, 1).all()
 
 
