@@ -4,8 +4,10 @@ import pytest
 
 from analysis.assemblies import average_repetitions, is_simulated, validate
 from analysis.simulate import SimulatedPopulation, simulate_recordings
-from analysis.stimuli import StimulusSet, resize_square
-from analysis.texture_stimuli import phase_randomize, texture_stimulus_set
+from analysis.images import resize_square
+from analysis.spectral_noise import phase_randomize
+from analysis.stimuli import StimulusSet
+from analysis.texture_stimuli import texture_stimulus_set
 
 SIZE = 32
 
