@@ -199,6 +199,7 @@ def prepare_manifolds(Xs: list[torch.Tensor], remove: bool, seed: int, keep_base
     if K:
         c_all = c_all - (c_all @ V) @ V.T
     norms = c_all.norm(dim=1)
+    center_scale = float((centers - origin).abs().max())
     eps = torch.finfo(DTYPE).eps
     S, bases = [None] * P, ([None] * P if keep_bases else None)
     # per manifold, the M×M Gram matrix of its offsets from the residual center, projected out of
@@ -216,16 +217,17 @@ def prepare_manifolds(Xs: list[torch.Tensor], remove: bool, seed: int, keep_base
         offsets = []
         for j, i in enumerate(idx):
             A = Xs[i] - (origin + c_all[i])
-            scale = A.abs().max() + c_all[i].abs().max()
-            if not bool(norms[i] > 1e-12 * scale.clamp(min=1e-300)):
-                raise ValueError(
-                    f"manifold {i}: its center coincides with the global mean after removing the common "
-                    f"center subspace, so its capacity is undefined; check for duplicated manifolds"
-                )
             Gi = A @ A.T
             if K:
                 AV = A @ V
                 Gi = Gi - AV @ AV.T
+            # scale of the data: the largest center offset and this manifold's rms spread
+            scale = max(center_scale, float(torch.diagonal(Gi).sum() / sizes[i]) ** 0.5, 1e-300)
+            if not float(norms[i]) > 1e-12 * scale:
+                raise ValueError(
+                    f"manifold {i}: its center coincides with the global mean after removing the common "
+                    f"center subspace, so its capacity is undefined; check for duplicated manifolds"
+                )
             G[j, : sizes[i], : sizes[i]] = Gi / norms[i] ** 2
             if keep_bases:
                 offsets.append(A)

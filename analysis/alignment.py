@@ -61,7 +61,7 @@ import torch
 from analysis._display import html_summary, short_repr
 from analysis._manifolds import anchor_points, as_manifolds, gaussian_samples, prepare_manifolds
 
-__all__ = ["ManifoldAlignmentResult", "manifold_alignment", "covariance_overlap"]
+__all__ = ["ManifoldAlignmentResult", "manifold_alignment", "alignment_from_prepared", "covariance_overlap"]
 
 _MATRICES = (
     "center_alignment",
@@ -262,17 +262,53 @@ def manifold_alignment(
     >>> round(float(res.matrices["axis_alignment"][0, 1]), 6)   # orthogonal subspaces
     0.0
     """
+    _check_axes(n_axes, variance)
+    Xs, labels, device = as_manifolds(manifolds, by, device, fn="manifold_alignment")
+    _check_samples(Xs, labels)
+    # anchor points of the capacity solution (the same as manifold_capacity's for these arguments)
+    prep = prepare_manifolds(Xs, remove_center_correlations, seed, keep_bases=True)
+    t = gaussian_samples(prep.S, labels, int(n_t), seed, device)
+    s_tilde, _ = anchor_points(prep.S, float(kappa), t, device)
+    return alignment_from_prepared(Xs, labels, prep, s_tilde, n_axes=n_axes, variance=variance)
+
+
+def _check_axes(n_axes, variance):
     if not 0 < variance <= 1:
         raise ValueError(f"variance must be in (0, 1]; got {variance}")
     if n_axes is not None and int(n_axes) < 1:
         raise ValueError(f"n_axes must be ≥ 1 or None; got {n_axes}")
-    Xs, labels, device = as_manifolds(manifolds, by, device)
+
+
+def _check_samples(Xs, labels):
     for lab, x in zip(labels, Xs):
         if x.shape[0] < 2:
             raise ValueError(
                 f"manifold {lab!r} has a single sample: its covariance (axes) is undefined; "
                 f"alignment needs at least 2 samples per manifold"
             )
+
+
+def alignment_from_prepared(Xs, labels, prep, s_tilde, *, n_axes: int | None = None,
+                            variance: float = 0.9) -> ManifoldAlignmentResult:
+    """:func:`manifold_alignment` on manifolds already prepared for capacity (no second preparation).
+
+    Parameters
+    ----------
+    Xs : list of torch.Tensor (M_μ, N)
+        The manifolds, as returned by :func:`analysis._manifolds.as_manifolds`.
+    labels : list of str
+    prep : analysis._manifolds.PreparedManifolds
+        From :func:`analysis._manifolds.prepare_manifolds` with ``keep_bases=True``.
+    s_tilde : torch.Tensor (P, D_max+1, n_t)
+        Anchor points of the capacity solution (:func:`analysis.capacity.capacity_from_prepared`).
+    n_axes, variance
+        As in :func:`manifold_alignment`.
+    """
+    _check_axes(n_axes, variance)
+    _check_samples(Xs, labels)
+    if prep.bases is None:
+        raise ValueError("alignment_from_prepared needs prepare_manifolds(..., keep_bases=True)")
+    device = Xs[0].device
     P = len(Xs)
     origin = sum(x.sum(dim=0) for x in Xs) / sum(x.shape[0] for x in Xs)
     centers = torch.stack([x.mean(dim=0) for x in Xs]) - origin
@@ -312,9 +348,6 @@ def manifold_alignment(
     np.fill_diagonal(overlap, 1.0)
 
     # anchor points of the capacity solution, their covariances mapped back to feature space
-    prep = prepare_manifolds(Xs, remove_center_correlations, seed, keep_bases=True)
-    t = gaussian_samples(prep.S, labels, int(n_t), seed, device)
-    s_tilde, _ = anchor_points(prep.S, float(kappa), t, device)
     a_factors = []
     for i, S in enumerate(prep.S):
         D = S.shape[0] - 1

@@ -240,7 +240,7 @@ def manifold_capacity(
         raise ValueError(f"kappa must be a finite margin ≥ 0; got {kappa}")
     if int(n_t) < 1:
         raise ValueError(f"n_t must be a positive number of Gaussian samples; got {n_t}")
-    Xs, labels, device = as_manifolds(manifolds, by, device)
+    Xs, labels, device = as_manifolds(manifolds, by, device, fn="manifold_capacity")
     prep = prepare_manifolds(Xs, remove_center_correlations, seed)
     return capacity_from_prepared(prep, labels, kappa, int(n_t), seed, device)[0]
 
@@ -416,7 +416,7 @@ def simulated_capacity(
     """
     from tqdm.auto import tqdm
 
-    Xs, labels, _ = as_manifolds(manifolds, by, "cpu")
+    Xs, labels, _ = as_manifolds(manifolds, by, "cpu", fn="simulated_capacity")
     if int(n_rep) < 1:
         raise ValueError(f"n_rep must be ≥ 1; got {n_rep}")
     Xs = [x.numpy() for x in Xs]
@@ -468,13 +468,17 @@ def simulated_capacity(
 
 # ----------------------------------------------------------------------------- layer-wise
 def _geometry_row(data, by, kappa, n_t, seed, device, remove, alignment):
-    res = manifold_capacity(data, kappa, n_t, seed, device, remove, by=by)
+    """Capacity (and alignment) summary of one layer/region; the manifolds are prepared once for both."""
+    if not np.isfinite(kappa) or kappa < 0:
+        raise ValueError(f"kappa must be a finite margin ≥ 0; got {kappa}")
+    Xs, labels, device = as_manifolds(data, by, device, fn="manifold_geometry_by_layer")
+    prep = prepare_manifolds(Xs, remove, seed, keep_bases=alignment)
+    res, _, s_tilde = capacity_from_prepared(prep, labels, kappa, int(n_t), seed, device)
     row = res.summary()
     if alignment:
-        from analysis.alignment import manifold_alignment
+        from analysis.alignment import alignment_from_prepared
 
-        row.update(manifold_alignment(data, by=by, kappa=kappa, n_t=n_t, seed=seed, device=device,
-                                      remove_center_correlations=remove).summary())
+        row.update(alignment_from_prepared(Xs, labels, prep, s_tilde).summary())
     return row
 
 

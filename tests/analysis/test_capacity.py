@@ -317,6 +317,17 @@ def test_clear_errors():
         manifold_capacity(np.zeros((3, 3)))
 
 
+def test_center_at_global_mean_is_refused():
+    # three equal clouds centred at +a, −a and 0: the third centre is the global mean
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal(10)
+    noise = 0.1 * rng.standard_normal((3, 5, 10))
+    noise -= noise.mean(axis=1, keepdims=True)
+    clouds = [a + noise[0], -a + noise[1], noise[2]]
+    with pytest.raises(ValueError, match="coincides with the global mean"):
+        manifold_capacity(clouds, n_t=10, remove_center_correlations=False)
+
+
 # ----------------------------------------------------------------------------- tables and figures
 def _layer_assemblies(rng):
     labels = np.repeat(["a", "b", "c", "d", "e"], 6)
@@ -339,6 +350,11 @@ def test_layerwise_table_and_figure():
     assert df.loc[1, "capacity"] == pytest.approx(ref.capacity, rel=1e-12)
     assert df.loc[1, "capacity"] > df.loc[0, "capacity"]  # tighter clouds are more separable
     assert {"radius", "dimension", "center_alignment", "axis_alignment"} <= set(df.columns)
+    # the table prepares each layer once for capacity and alignment: same numbers as the two calls
+    from analysis.alignment import manifold_alignment
+
+    al = manifold_alignment(acts["conv2"], by="texture_family", n_t=30).summary()
+    assert al and all(df.loc[1, k] == pytest.approx(v, rel=1e-12) for k, v in al.items())
     fig = plot_geometry_by_layer(df)
     labels = [ax.get_ylabel() for ax in fig.axes if ax.get_ylabel()]
     assert any("capacity" in s for s in labels) and any("radius" in s for s in labels)
@@ -460,14 +476,16 @@ def test_capacity_when_features_are_fewer_than_manifolds():
 @pytest.mark.slow
 def test_mean_field_with_center_removal_matches_simulation_on_correlated_centers():
     # correlated centers (a shared 2-D component): the reference pipeline removes it before the
-    # mean-field theory; the simulation sees the raw clouds. Agreement within 3 % (bias counted as a
-    # dimension, Cover 1965; measured 2.3 % here, the 2 % target is not reached at this size —
-    # the simulated n_c carries ~1–2 % noise at 60 repetitions).
+    # mean-field theory; the simulation sees the raw clouds, its classifier has a bias (counted as a
+    # dimension, Cover 1965). Measured here: mean-field 1.320 (mean over 4 sample seeds at n_t = 4000;
+    # one seed at n_t = 1000 varies by 2.6 % between seeds, which is what the earlier 3 % bound absorbed)
+    # against simulated P/(n_c + 1) = 1.342 ± 0.005 (3 seeds, 60 dichotomies per n): −1.6 %.
     rng = np.random.default_rng(25)
     P, M, N = 40, 20, 300
     centers = rng.standard_normal((P, N)) + 0.6 * rng.standard_normal((P, 2)) @ rng.standard_normal((2, N))
     clouds = [c + 0.15 * rng.standard_normal((M, N)) for c in centers]
-    mft = manifold_capacity(clouds, n_t=1000)
-    assert mft.K >= 1 and mft.center_correlation > 0.1
-    sim = simulated_capacity(clouds, n_rep=60, seed=2, n_min=10, n_max=60)
-    assert mft.capacity == pytest.approx(sim.capacity_bias_corrected, rel=0.03)
+    runs = [manifold_capacity(clouds, n_t=4000, seed=s) for s in range(4)]
+    assert all(r.K == 2 for r in runs) and runs[0].center_correlation > 0.1  # the planted 2-D component
+    mft = np.mean([r.capacity for r in runs])
+    sim = simulated_capacity(clouds, n_rep=100, seed=2, n_min=20, n_max=40)
+    assert mft == pytest.approx(sim.capacity_bias_corrected, rel=0.02)
