@@ -229,6 +229,7 @@ def _by_stage(run: Run, cfg: dict, device, full_cfg: dict) -> dict:
                                     seed=run.config.get("seed", 0), device=device)
             row = {"model": model, "stage": stage_idx, "layer": layer,
                    "modulation_index": fov[layer]["modulation_index"], "dead_units": fov[layer]["n_dead"],
+                   "units": fov[layer]["n_dead"] + fov[layer]["n_live"],
                    "capacity": cap.capacity, "radius": cap.radius, "dimension": cap.dimension}
             for region, c in ceilings.items():  # each region's score over that region's own ceiling
                 s = scores[(scores["layer"] == layer) & (scores["region"] == region)]["score"]
@@ -260,7 +261,7 @@ def _by_stage(run: Run, cfg: dict, device, full_cfg: dict) -> dict:
                f"{run.config.get('seed', 0)}) beside the trained ones: predictivity of {', '.join(ceilings)} ({src}; "
                f"ceiled by each region's own internal consistency c, convention {CONVENTION}: r²/c), mean texture "
                f"modulation index over live units on stimuli filling the model's field of view (dead units "
-               f"excluded, counted in dead_units), and mean-field capacity of the texture-family manifolds (on "
+               f"excluded, counted in dead_units of units: channels × positions), and mean-field capacity of the texture-family manifolds (on "
                f"the activations placed as Brain-Score places stimuli). One seed; the claims table tests the "
                f"differences over seeds. For the matched "
                f"model, modulation goes from {m['modulation_index'].iloc[0]:.3f} (stage 1) to "
