@@ -17,7 +17,6 @@ the assignment identical to Brain-Score's for the same inputs.
 from __future__ import annotations
 
 import numpy as np
-from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
 
 __all__ = ["shuffle_splits", "repetition_halves"]
 
@@ -63,10 +62,14 @@ def shuffle_splits(
                 f"has {counts.min()} (class sizes {counts.tolist()}). Pick another "
                 "stratification coord or pass stratify_on=None."
             )
+        from sklearn.model_selection import StratifiedShuffleSplit  # lazy: ~1.5 s of imports
+
         splitter = StratifiedShuffleSplit(
             n_splits=n_splits, train_size=train_size, test_size=None, random_state=random_state
         )
         return list(splitter.split(placeholder, stratify))
+    from sklearn.model_selection import ShuffleSplit
+
     splitter = ShuffleSplit(
         n_splits=n_splits, train_size=train_size, test_size=None, random_state=random_state
     )
@@ -99,6 +102,8 @@ def repetition_halves(
             f"split-half consistency needs at least 2 repetitions; got {len(values)} "
             f"distinct repetition value(s) {values.tolist()}"
         )
+    from sklearn.model_selection import ShuffleSplit
+
     splitter = ShuffleSplit(n_splits=n_splits, train_size=0.5, test_size=None, random_state=random_state)
     halves = [(values[a], values[b]) for a, b in splitter.split(np.zeros(len(values)))]
     return values, halves

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
+from analysis._progress import progress_bar
 from analysis._rdm_compare import (
     COMPARE_METHODS,
     as_matrices,
@@ -214,7 +214,7 @@ def bootstrap(
         est = cka_of_features(x, y, "linear", False, None, 1.0)
         idx = rng.integers(0, n, size=(n_bootstrap, n))
         samples = np.array([cka_of_features(x[i], y[i], "linear", False, None, 1.0, nan_policy="omit")
-                            for i in tqdm(idx, disable=not progress, desc="bootstrap")])
+                            for i in progress_bar(idx, progress, "bootstrap")])
     elif method in ("spearman", "tau_a", "cosine", "pearson"):
         ma, ids = as_matrices(a, "first")
         mb, _ = as_matrices(b, "second", ids)
@@ -226,7 +226,7 @@ def bootstrap(
         idx = np.sort(rng.integers(0, n, size=(n_bootstrap, n)), axis=1)
         iu = np.triu_indices(n, 1)
         samples = np.empty(n_bootstrap)
-        for k, sel in enumerate(tqdm(idx, disable=not progress, desc="bootstrap")):
+        for k, sel in enumerate(progress_bar(idx, progress, "bootstrap")):
             r, c = sel[iu[0]], sel[iu[1]]
             keep = torch.as_tensor(r != c)
             rr, cc = torch.as_tensor(r)[keep], torch.as_tensor(c)[keep]
