@@ -294,8 +294,7 @@ def _modulation(run: Run, cfg: dict, device) -> dict:
         if r:
             heads.append(S.headline(f"mean modulation index, {DISPLAY_NAMES[m]} ({m}:{top})", r["value"], r["error"],
                                     source=S.stimulus_label(run)))
-    model_txt = ", ".join(f"{DISPLAY_NAMES.get(k.split(':')[0], k)} {k.split(':')[1]} {v['value']:.3f}"
-                          for k, v in by_pop.items() if not k.startswith("recording:"))
+    model_txt = ", ".join(f"{k} {v['value']:.3f}" for k, v in by_pop.items() if not k.startswith("recording:"))
     dead_txt = "; ".join(f"{k} {d}/{n}" for k, (d, n) in dead.items())
     reading = ("Modulation index (r_texture − r_noise)/(r_texture + r_noise) per unit, mean over live units; "
                "model units respond to stimuli scaled to fill the model's field of view (no unit sees only the "
