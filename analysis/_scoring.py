@@ -14,7 +14,7 @@ import warnings
 import numpy as np
 import xarray as xr
 
-from analysis._validation import check_finite
+from analysis._validation import check_finite, presentation_coord
 from analysis.assemblies import NEUROID, PRESENTATION, TIME_BIN, average_repetitions, validate
 
 __all__ = [
@@ -100,17 +100,15 @@ def squeezed(assembly: xr.DataArray, role: str) -> xr.DataArray:
     return assembly
 
 
-def stratification(target: xr.DataArray, stratify_on: str | None) -> np.ndarray | None:
+def stratification(target: xr.DataArray, stratify_on: str | None, fn: str = "neural_predictivity"):
+    """Labels of the target's stimulus coord ``stratify_on`` (None: unstratified splits)."""
     if stratify_on is None:
         return None
-    if stratify_on not in target.coords or target[stratify_on].dims != (PRESENTATION,):
-        coords = [str(c) for c in target.coords if target[c].dims == (PRESENTATION,)]
-        raise ValueError(
-            f"cannot stratify on {stratify_on!r}: the target (after averaging repetitions) has no "
-            f"such stimulus coord. Stimulus coords: {coords}. Stimulus metadata must be constant "
-            f"across a stimulus' repetitions to survive averaging."
-        )
-    return np.asarray(target[stratify_on].values).astype(str)
+    values = presentation_coord(
+        target, stratify_on, fn,
+        hint=f"So it cannot stratify on {stratify_on!r}: the target after averaging repetitions lacks it; "
+             f"stimulus metadata must be constant across a stimulus' repetitions to survive averaging.")
+    return np.asarray(values).astype(str)
 
 
 def check_nan_policy(nan_policy: str) -> None:

@@ -208,7 +208,7 @@ def score_layers(
         region_of = np.full(tgt.sizes[NEUROID], "all")
     regions = list(pd.unique(region_of))
     cols = {reg: np.flatnonzero(region_of == reg) for reg in regions}
-    strat = stratification(tgt, stratify_on)
+    strat = stratification(tgt, stratify_on, fn="score_layers")
     ids = np.asarray(tgt["stimulus_id"].values).astype(str)
     outer = shuffle_splits(len(ids), strat, n_splits, train_size, random_state)
     inner = [

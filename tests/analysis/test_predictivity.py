@@ -356,7 +356,7 @@ def test_errors_are_clear():
     source, target = _recording(rng, n_stim=30, n_neur=4)
     with pytest.raises(ValueError, match="unknown regression"):
         neural_predictivity(source, target, regression="lasso")
-    with pytest.raises(ValueError, match="cannot stratify on 'object_name'"):
+    with pytest.raises(ValueError, match="needs the presentation coord 'object_name'.*cannot stratify on 'object_name'"):
         neural_predictivity(source, target, stratify_on="object_name")
     with pytest.raises(ValueError, match="stimulus ids do not match"):
         neural_predictivity(source.isel(presentation=slice(0, 20)), target)
