@@ -103,3 +103,30 @@ def test_unmatched_ablations_use_the_first_and_last_stage_matched_amplitudes():
         assert abs(a["amplitude"] - c * size) < 1e-9 and abs(a["cell_size"] - max(2.0, cell_c * size)) < 1e-9
     assert matched["augment"]["matched"] is True
     assert variant_config(cfg, "end_to_end")["schedule"]["kind"] == "end_to_end"
+
+
+def test_texture_controls_are_the_seeded_untrained_architecture_and_the_v1_front_end(tmp_path):
+    import torch
+
+    import neuromodels
+    from experiments.reproductions.texture_model import comparison_models
+    from neuromodels.weights import save_weights
+
+    cfg = {"train": {"config": "texture_model_quick.yaml", "overrides": []}, "v1_config": {"n_scales": 2}}
+    model_config = {"n_scales": 2, "n_orientations": 4, "v1_cells": "both", "channels": 16}
+    torch.manual_seed(123)
+    trained = neuromodels.build_model("texture_model", **model_config)
+    save_weights(trained, "texture_model", model_config, tmp_path / "trained.pt")
+    a = comparison_models(cfg, str(tmp_path / "trained.pt"), seed=1, resnet=False)
+    b = comparison_models(cfg, str(tmp_path / "trained.pt"), seed=1, resnet=False)
+    c = comparison_models(cfg, str(tmp_path / "trained.pt"), seed=2, resnet=False)
+    assert set(a) == {"texture_model", "texture_model_untrained", "v1_front_end"}
+
+    def params(models, name):
+        return torch.cat([p.detach().flatten() for p in models[name][0].parameters()])
+
+    assert torch.equal(params(a, "texture_model"), params(b, "texture_model"))          # the checkpoint
+    assert torch.equal(params(a, "texture_model_untrained"), params(b, "texture_model_untrained"))  # seeded
+    assert not torch.equal(params(a, "texture_model_untrained"), params(c, "texture_model_untrained"))
+    assert not torch.equal(params(a, "texture_model_untrained"), params(a, "texture_model"))
+    assert a["texture_model"][1] == a["texture_model_untrained"][1]                     # same layers, same architecture
