@@ -63,10 +63,36 @@ def test_two_gloo_processes_equal_one_process_with_the_same_global_batch(tmp_pat
         assert a["loss"] == pytest.approx(b["loss"], rel=1e-4)
     prov = json.loads((tmp_path / "ddp" / "provenance.json").read_text())
     assert prov["world_size"] == 2
-    # FLOPs are reported for the global batch: the same as one process (the loss,
-    # evaluated on every process, is counted twice: well under 1 %)
+    # FLOPs are what all processes spend on one step of the global batch: the model's
+    # work is split between them, the loss on the gathered batch runs on every process,
+    # so DDP = one process + (world_size - 1) x the loss's own FLOPs (measured here)
+    loss_flops = _loss_flops_per_phase(CONFIG, [*args, f"run.out_dir={tmp_path / 'probe'}"])
+    assert set(single.flops_per_step) == set(loss_flops)
     for key, value in single.flops_per_step.items():
-        assert prov["flops_per_step"][key] == pytest.approx(value, rel=0.01)
+        assert 0 < loss_flops[key] < value
+        assert prov["flops_per_step"][key] == pytest.approx(value + loss_flops[key], rel=0.01)
+
+
+def _loss_flops_per_phase(config, overrides) -> dict:
+    """FLOPs of the loss alone (forward + backward) on one step's embeddings, per phase key."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from neuromodels.training.config import load_config
+    from neuromodels.training.loop import Trainer
+
+    tr = Trainer(load_config(config, [*overrides, "run.device=cpu"]), resume=False)
+    out = {}
+    for ph in tr.phases:
+        tr.set_phase(ph)
+        seen, loss_fn = {}, tr.step_module.loss
+        hook = loss_fn.register_forward_pre_hook(lambda mod, args: seen.update(z=args[0].detach()))
+        tr.step_module(tr.make_views(tr.sampler.batch(ph.start).to(tr.ctx.device), ph.start))
+        hook.remove()
+        z = seen["z"].clone().requires_grad_(True)
+        with FlopCounterMode(display=False) as fc:
+            loss_fn(z).backward()
+        out[f"{ph.index}:{ph.stage}"] = float(fc.get_total_flops())   # the keys of flops_per_step
+    return out
 
 
 def test_sigkill_between_checkpoints_then_resume_is_bitwise_identical(tmp_path):
