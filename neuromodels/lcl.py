@@ -168,9 +168,12 @@ def load_lcl_v2(checkpoint: str | None = None, **config) -> LCLV2:
     """
     if checkpoint is None:
         return LCLV2(**config)
-    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
-    if not isinstance(state, dict) or "model" not in state:
-        raise ValueError(f"{checkpoint} is not a training checkpoint (expected a dict with a 'model' key)")
+    from .training.checkpoints import CorruptCheckpointError, read_checkpoint  # the one (safe) reader
+
+    try:
+        state = read_checkpoint(checkpoint, require_checksum=False)
+    except CorruptCheckpointError as err:
+        raise ValueError(f"{checkpoint} is not a training checkpoint: {err}") from None
     name = state.get("model_name", "lcl_v2")
     model = build_model(name, **dict(state.get("model_config") or {}))
     if not isinstance(model, LCLV2):
