@@ -111,12 +111,13 @@ def cosine(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 def _centred_products(a: torch.Tensor, b: torch.Tensor, ma, mb):
     """``Σ (a − ā)(b − b̄)`` for all row pairs and the centred sums of squares of the rows, block by block."""
     m = a.shape[-1]
-    g = torch.zeros(a.shape[0], b.shape[0], dtype=a.dtype, device=a.device)
-    sa = torch.zeros(a.shape[0], dtype=a.dtype, device=a.device)
-    sb = torch.zeros(b.shape[0], dtype=b.dtype, device=b.device)
-    for s in range(0, m, _BLOCK):
-        ca = a[:, s:s + _BLOCK] - ma
-        cb = b[:, s:s + _BLOCK] - mb
+    dt = torch.promote_types(torch.promote_types(a.dtype, b.dtype), torch.float64)
+    g = torch.zeros(a.shape[0], b.shape[0], dtype=dt, device=a.device)
+    sa = torch.zeros(a.shape[0], dtype=dt, device=a.device)
+    sb = torch.zeros(b.shape[0], dtype=dt, device=b.device)
+    for s in range(0, m, _BLOCK):             # blocks in float64 whatever the storage (float32 ranks)
+        ca = a[:, s:s + _BLOCK].to(g.dtype) - ma
+        cb = b[:, s:s + _BLOCK].to(g.dtype) - mb
         g += ca @ cb.T
         sa += torch.linalg.vector_norm(ca, dim=-1) ** 2
         sb += torch.linalg.vector_norm(cb, dim=-1) ** 2
@@ -195,25 +196,33 @@ def _order(x: np.ndarray, index: np.ndarray | None = None) -> tuple[np.ndarray, 
     return order, s
 
 
-def ranks(v: torch.Tensor) -> torch.Tensor:
-    """Ranks (1 … m) along the last axis, ties averaged (``scipy.stats.rankdata``), each row sorted once."""
+def ranks(v: torch.Tensor, dtype=np.float64) -> torch.Tensor:
+    """Ranks (1 … m) along the last axis, ties averaged (``scipy.stats.rankdata``), each row sorted once.
+
+    ``dtype=np.float32`` stores them in half the memory, exactly (average ranks are
+    multiples of ½ below 2²³ for m < 8 million; checked).
+    """
     x = np.ascontiguousarray(v.detach().cpu().numpy(), dtype=np.float64)
     x = x.reshape(-1, x.shape[-1])
-    out = np.empty(x.shape, dtype=np.float64)
+    if dtype == np.float32 and x.shape[-1] >= 2 ** 23:
+        dtype = np.float64
+    out = np.empty(x.shape, dtype=dtype)
     ramp = np.arange(1, x.shape[-1] + 1, dtype=np.float64)
     index = np.arange(x.shape[-1], dtype=np.uint64)
     for i in range(x.shape[0]):
         order, s = _order(x[i], index)
+        row = out[i]                                    # 1-D view: a plain scatter (out[i, order] is slow)
         new = np.empty(s.size, dtype=bool)
         new[0] = True
         np.not_equal(s[1:], s[:-1], out=new[1:])
         if new.all():                                   # no ties: the inverse permutation
-            out[i, order] = ramp
+            row[order] = ramp
             continue
         dense = np.cumsum(new)                          # scipy's 'average' method
         starts = np.r_[np.flatnonzero(new), s.size]
-        out[i, order] = 0.5 * (starts[dense] + starts[dense - 1] + 1)
-    return torch.as_tensor(out.reshape(v.shape), dtype=v.dtype, device=v.device)
+        row[order] = 0.5 * (starts[dense] + starts[dense - 1] + 1)
+    t = torch.from_numpy(out.reshape(v.shape)).to(v.device)
+    return t if out.dtype == np.float32 else t.to(v.dtype)
 
 
 def tau_a_pair(x: np.ndarray, y: np.ndarray) -> float:
@@ -318,8 +327,8 @@ def compare_vectors(va: torch.Tensor, vb: torch.Tensor, n: int, method: str) -> 
         return centred_cosine(va, vb)
     if method == "spearman":  # rank each RDM once, then Pearson of ranks (mean rank (m + 1) / 2 exactly)
         mid = (va.shape[-1] + 1) / 2.0
-        ra = ranks(va)
-        rb = ra if vb is va else ranks(vb)
+        ra = ranks(va, np.float32)                  # exact, half the memory; products in float64 blocks
+        rb = ra if vb is va else ranks(vb, np.float32)
         return centred_cosine(ra, rb, mid, mid)
     if method == "tau_a":
         a, b = va.cpu().numpy(), vb.cpu().numpy()

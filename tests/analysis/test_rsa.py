@@ -377,6 +377,9 @@ def test_ranks_equal_scipy_rankdata(case):
         x = rng.random((2, 70000)) * 10.0 ** rng.integers(-3, 3, size=(2, 70000))
     ours = ranks(torch.as_tensor(x)).numpy()
     np.testing.assert_array_equal(ours, rankdata(x, axis=-1))
+    half = ranks(torch.as_tensor(x), np.float32).numpy()       # the compact storage Spearman uses: exact
+    assert half.dtype == np.float32
+    np.testing.assert_array_equal(half.astype(np.float64), rankdata(x, axis=-1))
 
 
 def test_stack_comparison_of_offset_rdms_keeps_precision():
