@@ -203,7 +203,7 @@ def _training_summary(run: Run, cfg: dict) -> dict:
     flops = sum(run.flops.get(f"train_{v}", 0.0) for v in cfg.get("variants", list(VARIANTS)))
     return {"sections": [Section(
         "Training LCL-V2 and its baselines",
-        "Three models of the same architecture on the same patches, loss and total number of steps: "
+        f"{len(lines)} models of the same architecture on the same patches, loss and total number of steps: "
         + " ".join(lines), figs)],
         "total_flops": flops}
 
