@@ -82,7 +82,7 @@ def as_manifolds(manifolds, by: str | None, device,
         if by is None:
             raise ValueError(
                 f"{fn}: an assembly was given without the presentation coord that labels the manifolds; "
-                f"pass e.g. {fn}(assembly, by='object_name') or ({fn}((assembly, 'object_name'))"
+                f"pass e.g. {fn}(assembly, by='object_name') or {fn}((assembly, 'object_name'))"
             )
         labels_all = presentation_coord(manifolds, by, fn)
         _, first = np.unique(labels_all, return_index=True)
@@ -214,6 +214,7 @@ def prepare_manifolds(Xs: list[torch.Tensor], remove: bool, seed: int, keep_base
         idx = order[start:stop]
         Mc = max(sizes[i] for i in idx)
         G = torch.zeros(len(idx), Mc, Mc, dtype=DTYPE, device=device)
+        spread = torch.zeros(len(idx), dtype=DTYPE, device=device)
         offsets = []
         for j, i in enumerate(idx):
             A = Xs[i] - (origin + c_all[i])
@@ -221,16 +222,19 @@ def prepare_manifolds(Xs: list[torch.Tensor], remove: bool, seed: int, keep_base
             if K:
                 AV = A @ V
                 Gi = Gi - AV @ AV.T
-            # scale of the data: the largest center offset and this manifold's rms spread
-            scale = max(center_scale, float(torch.diagonal(Gi).sum() / sizes[i]) ** 0.5, 1e-300)
-            if not float(norms[i]) > 1e-12 * scale:
-                raise ValueError(
-                    f"manifold {i}: its center coincides with the global mean after removing the common "
-                    f"center subspace, so its capacity is undefined; check for duplicated manifolds"
-                )
+            spread[j] = torch.diagonal(Gi).sum() / sizes[i]  # mean squared offset
             G[j, : sizes[i], : sizes[i]] = Gi / norms[i] ** 2
             if keep_bases:
                 offsets.append(A)
+        # a center at the global mean (relative to the data's scale: the largest center offset and
+        # the manifold's rms spread) leaves the capacity undefined
+        scale = torch.maximum(spread.sqrt(), torch.full_like(spread, max(center_scale, 1e-300)))
+        bad = torch.nonzero(~(norms[idx] > 1e-12 * scale)).flatten().tolist()
+        if bad:
+            raise ValueError(
+                f"manifold {idx[bad[0]]}: its center coincides with the global mean after removing the "
+                f"common center subspace, so its capacity is undefined; check for duplicated manifolds"
+            )
         evals, evecs = torch.linalg.eigh(G)
         evals, evecs = evals.flip(-1), evecs.flip(-1)  # descending
         tol = 10 * max(Mc, 1) * eps * evals[:, :1].clamp(min=1.0)

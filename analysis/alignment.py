@@ -61,7 +61,7 @@ import torch
 from analysis._display import html_summary, short_repr
 from analysis._manifolds import anchor_points, as_manifolds, gaussian_samples, prepare_manifolds
 
-__all__ = ["ManifoldAlignmentResult", "manifold_alignment", "alignment_from_prepared", "covariance_overlap"]
+__all__ = ["ManifoldAlignmentResult", "manifold_alignment", "covariance_overlap"]
 
 _MATRICES = (
     "center_alignment",

@@ -236,13 +236,17 @@ def manifold_capacity(
     >>> res.to_dataframe().shape
     (20, 6)
     """
+    _check_kappa_n_t(kappa, n_t)
+    Xs, labels, device = as_manifolds(manifolds, by, device, fn="manifold_capacity")
+    prep = prepare_manifolds(Xs, remove_center_correlations, seed)
+    return capacity_from_prepared(prep, labels, kappa, int(n_t), seed, device)[0]
+
+
+def _check_kappa_n_t(kappa, n_t):
     if not np.isfinite(kappa) or kappa < 0:
         raise ValueError(f"kappa must be a finite margin ≥ 0; got {kappa}")
     if int(n_t) < 1:
         raise ValueError(f"n_t must be a positive number of Gaussian samples; got {n_t}")
-    Xs, labels, device = as_manifolds(manifolds, by, device, fn="manifold_capacity")
-    prep = prepare_manifolds(Xs, remove_center_correlations, seed)
-    return capacity_from_prepared(prep, labels, kappa, int(n_t), seed, device)[0]
 
 
 def capacity_from_prepared(prep: PreparedManifolds, labels, kappa: float, n_t: int, seed: int, device):
@@ -469,8 +473,7 @@ def simulated_capacity(
 # ----------------------------------------------------------------------------- layer-wise
 def _geometry_row(data, by, kappa, n_t, seed, device, remove, alignment):
     """Capacity (and alignment) summary of one layer/region; the manifolds are prepared once for both."""
-    if not np.isfinite(kappa) or kappa < 0:
-        raise ValueError(f"kappa must be a finite margin ≥ 0; got {kappa}")
+    _check_kappa_n_t(kappa, n_t)
     Xs, labels, device = as_manifolds(data, by, device, fn="manifold_geometry_by_layer")
     prep = prepare_manifolds(Xs, remove, seed, keep_bases=alignment)
     res, _, s_tilde = capacity_from_prepared(prep, labels, kappa, int(n_t), seed, device)
