@@ -1,6 +1,48 @@
-"""Image-computable models of early visual cortex and their training."""
-from .registry import build_model, list_models, register_model
-from .receptive_fields import ReceptiveField
+"""Image-computable models of early visual cortex and their training.
+
+The public API (each name imported on first use, so that ``import neuromodels``
+and the command lines that do not build a model stay light: no torch until a
+model, a loss or the trainer is asked for):
+
+- ``registry``: build_model, list_models, register_model, model_info
+- ``losses``: build_loss, list_losses, register_loss
+- ``receptive_fields``: ReceptiveField
+
+Subpackages and modules (``neuromodels.training``, ``neuromodels.losses``,
+``neuromodels.lcl``, ...) are reachable as attributes too, imported on first use.
+
+Examples
+--------
+>>> import neuromodels
+>>> "lcl_v2" in neuromodels.list_models()
+True
+>>> neuromodels.build_model("lcl_v2").__class__.__name__
+'LCLV2'
+"""
+from __future__ import annotations
+
+import importlib
 
 __version__ = "0.1.0"
-__all__ = ["build_model", "list_models", "register_model", "ReceptiveField", "__version__"]
+
+_API = {
+    "registry": ["build_model", "list_models", "register_model", "model_info"],
+    "losses": ["build_loss", "list_losses", "register_loss"],
+    "receptive_fields": ["ReceptiveField"],
+}
+_WHERE = {name: module for module, names in _API.items() for name in names}
+_SUBMODULES = ("augment", "base", "baselines", "brainscore", "command_line", "data", "frontends", "layers", "lcl",
+               "losses", "receptive_fields", "registry", "texture", "texture_families", "training", "weights")
+__all__ = sorted(_WHERE) + ["__version__"]
+
+
+def __getattr__(name: str):
+    if name in _WHERE:
+        return getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module 'neuromodels' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_WHERE) | set(_SUBMODULES))

@@ -10,16 +10,13 @@
 Nothing here imports Brain-Score at import time; conversion and local benchmarks
 need the separate Brain-Score environment (``make brainscore-env``), export does not.
 """
-from .export import (
-    MAX_UPLOAD_BYTES,
-    REGIONS,
-    ExportResult,
-    PluginExportError,
-    check_plugin_folder,
-    export_plugin,
-    registry_line,
-    zip_plugin,
-)
+from __future__ import annotations
+
+import importlib
+
+# imported on first use: `python -m neuromodels.brainscore --help` does not import torch
+_EXPORT_NAMES = ("MAX_UPLOAD_BYTES", "REGIONS", "ExportResult", "PluginExportError", "check_plugin_folder",
+                 "export_plugin", "registry_line", "zip_plugin")
 
 __all__ = [
     "export_plugin",
@@ -31,3 +28,11 @@ __all__ = [
     "REGIONS",
     "MAX_UPLOAD_BYTES",
 ]
+
+
+def __getattr__(name: str):
+    if name in _EXPORT_NAMES:
+        return getattr(importlib.import_module(f"{__name__}.export"), name)
+    if name in ("export", "convert", "benchmark", "testing"):
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module 'neuromodels.brainscore' has no attribute {name!r}")

@@ -2,10 +2,14 @@
 
 Commands
 --------
-``export MODEL --checkpoint CKPT --identifier ID --out DIR [--zip] [--force]``
+``export MODEL (--checkpoint CKPT | --weights NAME) --identifier ID --out DIR [--zip] [--force]``
     ``[--region-layer-map FILE.json | --recordings FILE.nc [FILE.nc ...] --stimuli DIR_OR_CSV]``
     ``[--weights-file PATH] [--weights-url URL] [--image-size N] [--visual-degrees D]``
     ``[--toolkit-requirement SPEC] [--bibtex FILE]``
+``--weights NAME`` exports shipped pretrained weights (``neuromodels.weights``: ``QUICK``,
+    ``CPU``, ``DEFAULT`` or ``LCLV2Weights.QUICK``) like a checkpoint: their SHA-256 is
+    checked, the input size defaults to ``data.image_size`` of the training config that
+    made them, and ``export.json`` records the entry (name, hash, config, command, seed).
 ``zip DIR [--out FILE.zip]``
     the upload zip of an exported folder;
 ``test-images``
@@ -27,13 +31,17 @@ import sys
 from pathlib import Path
 
 from ..command_line import add_debug_flag, run_command
-from ..data import IMAGE_EXTENSIONS
-from .export import REGIONS, PluginExportError, export_plugin, read_checkpoint, rebuild_model, zip_plugin
+
+# the exporter, the model registry and torch are imported inside the functions that use
+# them: `--help` and usage errors answer in a fraction of a second
 
 
 def _stimulus_table(path: Path):
     """A stimulus table (stimulus_id, metadata, path) from a CSV file or a folder of images."""
     import pandas as pd
+
+    from ..data import IMAGE_EXTENSIONS
+    from .export import PluginExportError
 
     if path.is_dir():
         suffixes = {e.lower() for e in IMAGE_EXTENSIONS}  # the package's one image-suffix list
@@ -80,6 +88,8 @@ def select_region_layers(model, recordings, stimulus_table, stimulus_degrees: fl
     from analysis.predictivity import score_layers
     from analysis.stimuli import StimulusSet
 
+    from .export import REGIONS, PluginExportError
+
     stimuli = StimulusSet(stimulus_table, visual_degrees=float(stimulus_degrees), name="region-layer-selection")
     acts = extract(model, stimuli, list(model.layers), max_features=max_features, image_size=image_size,
                    progress=False)
@@ -98,6 +108,8 @@ def select_region_layers(model, recordings, stimulus_table, stimulus_degrees: fl
 
 def read_region_layer_map(path) -> dict:
     """Read a ``{region: layer}`` JSON file; a clear error names the file and what is wrong."""
+    from .export import PluginExportError
+
     path = Path(path)
     if not path.is_file():
         raise PluginExportError(f"--region-layer-map {path} does not exist; give a JSON file such as "
@@ -113,8 +125,60 @@ def read_region_layer_map(path) -> dict:
     return mapping
 
 
+def weights_checkpoint(model: str, weights: str):
+    """The verified file of shipped weights ``weights`` of ``model``, their entry and their training input size.
+
+    Parameters
+    ----------
+    model : str
+        Registry name (``lcl_v2``, ``texture_model``).
+    weights : str
+        An entry of the model's weights enum (``neuromodels.weights``): ``"QUICK"``,
+        ``"DEFAULT"`` or ``"LCLV2Weights.QUICK"``.
+
+    Returns
+    -------
+    (pathlib.Path, str, neuromodels.weights.Weights, int or None)
+        The file (its SHA-256 checked), the entry's name (``"LCLV2Weights.QUICK"``), the entry, and
+        ``data.image_size`` of the training config that made the weights (pixels
+        spanning ``model.visual_degrees``; ``None`` when the config does not say).
+
+    Raises
+    ------
+    PluginExportError
+        If the model has no such entry (the message lists its entries), or the file
+        is missing or its hash differs.
+    """
+    from ..training.config import load_config
+    from ..weights import WeightsEnum, WeightsHashError, resolve_weights
+    from .export import PluginExportError
+
+    try:
+        entry = resolve_weights(model, weights)
+        path = entry.verify()
+    except (ValueError, TypeError, FileNotFoundError, WeightsHashError) as err:
+        raise PluginExportError(f"--weights {weights}: {err}") from None
+    # the entry's own name (DEFAULT is an alias: iterating an enum gives the canonical member)
+    name = next((f"{cls.__name__}.{m.name}" for cls in WeightsEnum.__subclasses__() for m in cls
+                 if m.value is entry), str(weights))
+    config = Path(__file__).resolve().parents[1] / "configs" / entry.train_config
+    image_size = load_config(config).data.image_size if config.is_file() else None
+    return path, name, entry, image_size
+
+
 def _export(args) -> int:
+    from .export import PluginExportError, export_plugin, read_checkpoint, rebuild_model
+
     mapping, source, notes = None, "default", None
+    if (args.checkpoint is None) == (args.weights is None):
+        raise PluginExportError("give either --checkpoint (a trainer checkpoint) or --weights (shipped pretrained "
+                                "weights, e.g. --weights QUICK), not both and not neither")
+    shipped = None
+    if args.weights is not None:
+        args.checkpoint, name, entry, trained_size = weights_checkpoint(args.model, args.weights)
+        args.image_size = args.image_size or trained_size
+        shipped = {"entry": name, "file": entry.file, "sha256": entry.sha256, "config": entry.config,
+                   "train_config": entry.train_config, "command": entry.command, "seed": entry.seed}
     if args.region_layer_map and args.recordings:
         raise PluginExportError("give either --region-layer-map or --recordings, not both")
     if args.region_layer_map:
@@ -143,10 +207,13 @@ def _export(args) -> int:
         weights_url=args.weights_url, image_size=args.image_size, visual_degrees=args.visual_degrees,
         toolkit_requirement=args.toolkit_requirement, bibtex=bibtex, make_zip=args.zip, force=args.force,
     )
-    if notes:
+    if notes or shipped:
         manifest = result.folder / "export.json"
         data = json.loads(manifest.read_text())
-        data["region_layer_scores"] = notes
+        if notes:
+            data["region_layer_scores"] = notes
+        if shipped:
+            data["pretrained_weights"] = shipped
         from ..training.checkpoints import atomic_write_text
 
         atomic_write_text(manifest, json.dumps(data, indent=2, default=float) + "\n")
@@ -163,7 +230,9 @@ def main(argv=None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     ex = sub.add_parser("export", help="write a Brain-Score plugin folder for a trained checkpoint")
     ex.add_argument("model", help="registry name of the model (neuromodels.list_models())")
-    ex.add_argument("--checkpoint", required=True, help="trainer checkpoint (.pt)")
+    ex.add_argument("--checkpoint", help="trainer checkpoint (.pt)")
+    ex.add_argument("--weights", help="shipped pretrained weights instead of a checkpoint: an entry of the model's "
+                                      "weights enum (QUICK, CPU, DEFAULT; neuromodels.weights)")
     ex.add_argument("--identifier", required=True, help="Brain-Score model identifier")
     ex.add_argument("--out", required=True, help="plugin folder to create (its name is the package name)")
     ex.add_argument("--zip", action="store_true", help="also write <out>.zip for upload")
@@ -188,6 +257,8 @@ def main(argv=None) -> int:
     for p in (ex, zp, ti):
         add_debug_flag(p)
     args = parser.parse_args(argv)
+
+    from .export import PluginExportError, zip_plugin
 
     def body() -> int:
         if args.command == "export":

@@ -14,33 +14,45 @@ Not run as a doctest: it trains for minutes and writes ``runs/demo``.
 >>> from neuromodels.training import train, load_model
 >>> result = train("neuromodels/configs/lcl_v2_quick.yaml", ["run.out_dir=runs/demo"])  # doctest: +SKIP
 >>> model = load_model("runs/demo")                                                    # doctest: +SKIP
+
+The names below are imported on first use (``from neuromodels.training import train``
+works as usual), so that ``import neuromodels.training`` and the command line's
+``--help`` do not import torch.
 """
-from .checkpoints import (
-    CorruptCheckpointError,
-    latest_good_checkpoint,
-    list_checkpoints,
-    load_model,
-    read_checkpoint,
-    save_checkpoint,
-)
-from .config import (
-    ConfigError,
-    TrainConfig,
-    apply_overrides,
-    config_from_dict,
-    config_to_dict,
-    load_config,
-    validate,
-)
-from .distributed import all_gather_with_grad, init_distributed
-from .loop import RunResult, TrainingDiverged, TrainingInterrupted, stage_deformation, train
-from .metrics import read_metrics
-from .schedules import Phase, build_phases
+from __future__ import annotations
+
+import importlib
+
+_API = {
+    "checkpoints": ["CorruptCheckpointError", "latest_good_checkpoint", "list_checkpoints", "load_model",
+                    "read_checkpoint", "save_checkpoint"],
+    "config": ["ConfigError", "TrainConfig", "apply_overrides", "config_from_dict", "config_to_dict", "load_config",
+               "validate"],
+    "distributed": ["all_gather_with_grad", "init_distributed"],
+    "loop": ["RunResult", "Trainer", "TrainingDiverged", "TrainingInterrupted", "seed_of", "stage_deformation",
+             "train"],
+    "metrics": ["read_metrics"],
+    "schedules": ["Phase", "build_phases"],
+}
+_WHERE = {name: module for module, names in _API.items() for name in names}
+_SUBMODULES = ("checkpoints", "config", "distributed", "loop", "metrics", "provenance", "schedules", "supervised")
 
 __all__ = [
-    "train", "RunResult", "TrainingDiverged", "TrainingInterrupted", "load_model",
+    "train", "Trainer", "RunResult", "TrainingDiverged", "TrainingInterrupted", "load_model", "seed_of",
     "TrainConfig", "ConfigError", "load_config", "config_from_dict", "config_to_dict", "apply_overrides", "validate",
     "Phase", "build_phases", "stage_deformation",
     "save_checkpoint", "read_checkpoint", "list_checkpoints", "latest_good_checkpoint", "CorruptCheckpointError",
     "all_gather_with_grad", "init_distributed", "read_metrics",
 ]
+
+
+def __getattr__(name: str):
+    if name in _WHERE:
+        return getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module 'neuromodels.training' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_WHERE) | set(_SUBMODULES))

@@ -36,7 +36,6 @@ __all__ = ["main"]
 def main(argv: list[str] | None = None) -> int:
     """Parse the command line and train; returns the exit status."""
     from ..command_line import add_debug_flag, run_command
-    from . import ConfigError, CorruptCheckpointError, TrainingDiverged, TrainingInterrupted, train
 
     parser = argparse.ArgumentParser(
         prog="python -m neuromodels.training",
@@ -51,6 +50,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=None, help="run folder (overrides run.out_dir)")
     add_debug_flag(parser)
     args = parser.parse_args(argv)
+    # after parsing: `--help` and usage errors answer without importing torch
+    from . import ConfigError, CorruptCheckpointError, TrainingDiverged, TrainingInterrupted, train
+
     rank = int(os.environ.get("RANK", "0"))
     logging.basicConfig(level=logging.INFO if rank == 0 else logging.WARNING,
                         format=f"[rank {rank}] %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
