@@ -15,6 +15,13 @@ checkpoints are recorded (``trains={model: "stage.key[.key]"}``); a reproduction
 config has a ``checkpoints:`` mapping is handed, by the quickstart suite, the
 checkpoints that earlier parts trained for the models it leaves ``null``.
 
+Listing reads each module's registration from its source (the decorator's literal
+arguments, the module docstring) without importing it, so ``python -m experiments list``
+imports neither torch nor plotting; the module is imported when its reproduction first
+runs (its decorator then registers the function itself). A registration whose
+arguments are not literals (or module-level names bound to literals) is read by
+importing its module instead.
+
 Examples
 --------
 >>> from experiments.reproductions import get_reproduction, list_reproductions
@@ -26,24 +33,17 @@ True
 """
 from __future__ import annotations
 
+import ast
 import importlib
 import pkgutil
 import random
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
-import torch
-
-from neuromodels.training.distributed import resolve_device
-
 from ..config import CONFIG_DIR, apply_overrides, read_config
-from ..provenance import provenance
-from ..report import write_report
-from ..result_files import save_json
-from ..runner import Run
 
 __all__ = ["Reproduction", "register_reproduction", "unregister_reproduction", "get_reproduction",
            "list_reproductions", "run_reproduction"]
@@ -168,15 +168,108 @@ def unregister_reproduction(name: str) -> None:
     _REGISTRY.pop(name, None)
 
 
+class _RunOnFirstCall:
+    """The ``run`` of a reproduction registered from its module's source: imports the module when first called.
+
+    Importing the module runs its decorator, which replaces this placeholder in the
+    registry with the function itself; ``__module__`` and ``__name__`` name that function.
+    """
+
+    def __init__(self, module: str, name: str):
+        self.__module__, self.__name__ = module, name
+
+    def __call__(self, *args, **kwargs):
+        return getattr(importlib.import_module(self.__module__), self.__name__)(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"<run of {self.__module__}.{self.__name__}, imported on first call>"
+
+
+def declared_reproductions(path: str | Path) -> list[dict] | None:
+    """The ``@register_reproduction`` registrations of a module, read from its source without importing it.
+
+    Parameters
+    ----------
+    path : str or Path
+        A Python source file.
+
+    Returns
+    -------
+    list of dict or None
+        One dict per decorated module-level function: ``name``, ``title``, ``trains``,
+        ``function`` (its name) and ``doc`` (the module docstring, stripped). ``None``
+        when a registration cannot be read without running code (an argument that is
+        not a literal or a module-level name bound to one, a call that is not a
+        decorator): the caller imports the module instead.
+
+    Examples
+    --------
+    >>> import experiments.reproductions.flows as flows
+    >>> [(d["name"], d["function"]) for d in declared_reproductions(flows.__file__)]
+    [('flows', 'run')]
+    """
+    tree = ast.parse(Path(path).read_text(), filename=str(path))
+    constants = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            try:
+                constants[node.targets[0].id] = ast.literal_eval(node.value)
+            except ValueError:
+                pass
+
+    def value(node):
+        if isinstance(node, ast.Name):
+            if node.id not in constants:
+                raise ValueError(node.id)
+            return constants[node.id]
+        return ast.literal_eval(node)
+
+    def is_registration(node) -> bool:
+        return isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", None)) == (
+            "register_reproduction")
+
+    found, decorators = [], set()
+    doc = (ast.get_docstring(tree, clean=False) or "").strip()
+    for node in tree.body:
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        for dec in node.decorator_list:
+            if not is_registration(dec):
+                continue
+            decorators.add(id(dec))
+            if len(dec.args) != 1 or any(k.arg not in ("name", "title", "trains") for k in dec.keywords):
+                return None
+            try:
+                kw = {k.arg: value(k.value) for k in dec.keywords}
+                name = value(dec.args[0])
+            except ValueError:
+                return None
+            found.append({"name": name, "title": kw.get("title"), "trains": dict(kw.get("trains") or {}),
+                          "function": node.name, "doc": doc})
+    if any(is_registration(n) and id(n) not in decorators for n in ast.walk(tree)):
+        return None  # registered some other way: only importing tells
+    return found
+
+
 def _discover() -> None:
-    """Import every module of this package once, so that their decorators run."""
+    """Register every module of this package once: from its source where that suffices, else by importing it."""
     global _DISCOVERED
     if _DISCOVERED:
         return
     _DISCOVERED = True
     for info in pkgutil.iter_modules(__path__):
-        if not info.name.startswith("_"):
-            importlib.import_module(f"{__name__}.{info.name}")
+        module = f"{__name__}.{info.name}"
+        if info.name.startswith("_") or module in sys.modules:  # an imported module's decorators have run
+            continue
+        source = Path(getattr(info.module_finder, "path", "")) / f"{info.name}.py"
+        declared = None if info.ispkg or not source.is_file() else declared_reproductions(source)
+        if declared is None:
+            importlib.import_module(module)
+            continue
+        for d in declared:
+            if d["name"] not in _REGISTRY:
+                _REGISTRY[d["name"]] = Reproduction(d["name"], d["title"], d["doc"],
+                                                    _RunOnFirstCall(module, d["function"]), d["trains"])
 
 
 def list_reproductions() -> list[str]:
@@ -202,6 +295,16 @@ def run_reproduction(name: str, quick: bool = False, device: str | None = None, 
     ``<name>_cpu.yaml``; ``config`` replaces the file altogether. Finished stages in
     ``out`` are reused, so re-running continues an interrupted run.
     """
+    import numpy as np
+    import torch
+
+    from neuromodels.training.distributed import resolve_device
+
+    from ..provenance import provenance
+    from ..report import write_report
+    from ..result_files import save_json
+    from ..runner import Run
+
     rep = get_reproduction(name)
     preset = "quick" if quick else preset
     cfg = config if config is not None else rep.load_config(preset=preset)
