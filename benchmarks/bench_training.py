@@ -12,6 +12,10 @@
    sampling from the bundled images on the CPU, transfer, deformed views made on
    the device) vs the same steps on views made beforehand. Target ≥ 0.9.
 
+Beside the in-process step times, the whole-process time of one layerwise stage-2 step:
+a fresh interpreter that imports the toolkit, builds the same trainer and views and
+takes one step (cold), timed from outside (:func:`whole_process`).
+
 Run ``python -m benchmarks.bench_training [--batch 32 --patch 64 --steps 5 --device cpu]``;
 the table is printed and written to ``benchmarks/results/training.md``.
 """
@@ -22,6 +26,8 @@ import datetime
 import os
 import platform
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 import weakref
@@ -176,6 +182,37 @@ def input_pipeline(batch: int, patch: int, steps: int, device: str) -> list[tupl
     return rows
 
 
+_WHOLE = """
+import sys, time
+t0 = time.perf_counter()
+import torch
+sys.path.insert(0, sys.argv[1])
+from benchmarks.bench_training import make_trainer, sync_device, train_step
+batch, patch, device, out = int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
+torch.manual_seed(0)
+t1 = time.perf_counter()
+tr = make_trainer("layerwise", batch, patch, device, out)
+tr.set_phase(tr.phases[1])
+views = tr.make_views(tr.sampler.batch(0).to(tr.ctx.device), 0)
+sync_device(tr.ctx.device)
+t2 = time.perf_counter()
+train_step(tr, views)
+sync_device(tr.ctx.device)
+print(t1 - t0, t2 - t1, time.perf_counter() - t2)
+"""
+
+
+def whole_process(batch: int, patch: int, device: str) -> tuple[float, float, float, float]:
+    """(wall time, imports, trainer + views, the step) of a fresh interpreter taking one layerwise stage-2 step."""
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        out = subprocess.run([sys.executable, "-c", _WHOLE, str(Path(__file__).resolve().parents[1]), str(batch),
+                              str(patch), device, tmp], capture_output=True, text=True, check=True)
+        wall = time.perf_counter() - t0
+    imports, setup, step = map(float, out.stdout.split())
+    return wall, imports, setup, step
+
+
 def machine_summary(device: str) -> str:
     dev = device if device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
     if dev == "cuda":
@@ -209,13 +246,17 @@ def main(argv: list[str] | None = None) -> str:
     t2 = markdown_table("Input pipeline: real (sampling + device deformations) vs pre-made views (" + size + ")",
                         ["measure", "pre-made", "real", "ratio", "target"],
                         input_pipeline(a.batch, a.patch, a.steps, a.device))
+    wall, imports, setup, step = whole_process(a.batch, a.patch, a.device)
+    whole = (f"Whole process of one layerwise stage-2 step (a fresh interpreter: imports {imports:.2f} s, trainer "
+             f"and views {setup:.2f} s, the step once, cold, {step:.2f} s): **{wall:.2f} s** wall; in process the "
+             "step's median is in the first table.")
     text = "\n".join([
         "## training: layerwise vs end-to-end steps; input pipeline vs pre-made views", "",
         f"{stamp} · {machine_summary(a.device)} · device {a.device}", "",
         "Peak memory counts tensors allocated during one optimizer step (parameters and inputs that exist "
         "before it are excluded); on CPU it is tracked storage by storage, on CUDA it is "
         "torch.cuda.max_memory_allocated minus the memory allocated before the step.", "",
-        t1, "", t2, "",
+        t1, "", t2, "", whole, "",
     ])
     print(text)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
