@@ -46,7 +46,7 @@ from typing import Callable
 from ..config import CONFIG_DIR, apply_overrides, read_config
 
 __all__ = ["Reproduction", "register_reproduction", "unregister_reproduction", "get_reproduction",
-           "list_reproductions", "run_reproduction"]
+           "list_reproductions", "run_reproduction", "declared_reproductions"]
 
 QUICK_NOTE = ("\n\nThis is the **quick** variant (bundled data, tiny models and budgets, CPU minutes): "
               "the numbers show that the pipeline computes what it should, not the papers' values. "
