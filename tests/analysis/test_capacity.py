@@ -489,3 +489,23 @@ def test_mean_field_with_center_removal_matches_simulation_on_correlated_centers
     mft = np.mean([r.capacity for r in runs])
     sim = simulated_capacity(clouds, n_rep=60, seed=2, n_min=48, n_max=76)
     assert mft == pytest.approx(sim.capacity_bias_corrected, rel=0.02)
+
+
+def test_center_subspace_gradient_matches_autograd_of_the_reference_cost():
+    # the closed-form cost and gradient against autograd of mftma's cost written with the P × P residual
+    from analysis._stiefel import _Problem, _qf, _value_and_grad
+
+    gen = torch.Generator().manual_seed(26)
+    P, n, K, R = 15, 14, 3, 4
+    X = torch.randn(P, n, generator=gen, dtype=torch.float64)
+    X = X + torch.randn(P, 2, generator=gen, dtype=torch.float64) @ torch.randn(2, n, generator=gen, dtype=torch.float64)
+    V = _qf(torch.randn(R, n, K, generator=gen, dtype=torch.float64)).requires_grad_(True)
+    C = X @ X.T
+    c = X @ V
+    c0 = torch.diagonal(C) - (c**2).sum(-1)
+    F = (C - c @ c.transpose(1, 2)) ** 2 / (c0[:, :, None] * c0[:, None, :])
+    f_ref = 0.5 * F.sum(dim=(1, 2))
+    (g_ref,) = torch.autograd.grad(f_ref.sum(), V)
+    f, g = _value_and_grad(V.detach(), _Problem(X))
+    np.testing.assert_allclose(f.numpy(), f_ref.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(g.numpy(), g_ref.numpy(), rtol=1e-10, atol=1e-12)
