@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import torch
 import torch.nn as nn
-import torchvision
 
 from .base import VisionModel
 from .frontends.gabor import GaborV1
@@ -37,6 +36,8 @@ class ImageNetNormalization(nn.Module):
 
 
 def _resnet50(pretrained: bool, num_classes: int) -> nn.Module:
+    import torchvision  # here, not at import: it costs ~2 s of every registry load
+
     if pretrained:
         if num_classes != 1000:
             raise ValueError("pretrained ImageNet weights have 1000 classes; use num_classes=1000")
@@ -123,6 +124,8 @@ def resnet50(pretrained: bool = False, num_classes: int = 1000, visual_degrees: 
 def alexnet(pretrained: bool = False, num_classes: int = 1000, visual_degrees: float = 8.0) -> TorchvisionModel:
     """torchvision AlexNet (Krizhevsky et al. 2012); layers are the ReLUs after each
     convolution (``features.1/4/7/9/11``), the last max pooling and the classifier ReLUs."""
+    import torchvision
+
     if pretrained:
         if num_classes != 1000:
             raise ValueError("pretrained ImageNet weights have 1000 classes; use num_classes=1000")

@@ -37,7 +37,6 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from scipy.stats import norm
 
 from ..base import VisionModel
 from ..receptive_fields import ReceptiveField
@@ -99,6 +98,8 @@ def sample_gabor_parameters(n: int, seed: int = 0, sf_corr: float = 0.75, sf_max
     ori = _piecewise_inverse_cdf(rng.random(n), d["orientation_counts"], d["orientation_bins"]) % 180.0
     phase = rng.random(n) * 360.0
     z = rng.multivariate_normal([0.0, 0.0], [[1.0, sf_corr], [sf_corr, 1.0]], size=n)
+    from scipy.stats import norm  # here, not at import: scipy.stats costs ~1 s of every model build
+
     u = norm.cdf(z)
     log_n_edges = np.log10(d["n_bins"])
     joint = d["n_joint_counts"]
