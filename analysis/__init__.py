@@ -23,8 +23,9 @@ imported on first use so that ``import analysis`` stays light):
 - ``rsa``: rdm, compare_rdms
 - ``rsa_inference``: noise_ceiling, bootstrap (also reachable as ``analysis.rsa.noise_ceiling`` etc.)
 - ``cka``: cka (reach it as ``analysis.cka.cka``: the module's name is the function's)
-- ``capacity``: manifold_capacity, simulated_capacity, manifold_geometry_by_layer,
+- ``capacity``: manifold_capacity, manifold_geometry_by_layer,
   manifold_geometry_by_region
+- ``capacity_simulation``: simulated_capacity (also reachable as ``analysis.capacity.simulated_capacity``)
 - ``alignment``: manifold_alignment
 - ``texture``: modulation_index, modulation_table, spatial_average, live_units
 - ``texture_decoding``: family_decoding
@@ -57,7 +58,8 @@ _API = {
     "layer_mapping": ["score_layers"],
     "rsa": ["rdm", "compare_rdms"],
     "rsa_inference": ["noise_ceiling", "bootstrap"],
-    "capacity": ["manifold_capacity", "simulated_capacity", "manifold_geometry_by_layer",
+    "capacity_simulation": ["simulated_capacity"],
+    "capacity": ["manifold_capacity", "manifold_geometry_by_layer",
                  "manifold_geometry_by_region"],
     "alignment": ["manifold_alignment"],
     "texture": ["modulation_index", "modulation_table", "spatial_average", "live_units"],
