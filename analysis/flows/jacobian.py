@@ -159,7 +159,7 @@ def _linear_jacobian(core: LinearFlow, u: Tensor) -> Tensor:
     W = core.weight.to(u.dtype)
     J = W.expand(u.shape[0], *W.shape)
     if core.nonlinearity == "tanh":
-        J = core._slopes(u @ W.T + core.bias)[:, :, None] * J
+        J = core.slopes(u @ W.T + core.bias)[:, :, None] * J
     return J.clone()
 
 
@@ -194,7 +194,7 @@ def structured_jacobians(flow: Callable[[Tensor], Tensor]) -> Callable[[Tensor],
         inner = lambda u: _coupling_jacobian(layers, u)  # noqa: E731
     if pre is None:
         return inner
-    return lambda x: inner((pre._check(x) - pre.shift) / pre.scale) / pre.scale
+    return lambda x: inner((pre.checked_input(x) - pre.shift) / pre.scale) / pre.scale
 
 
 def jacobians(flow: Callable[[Tensor], Tensor], x, chunk_size: int | None = None,

@@ -52,7 +52,8 @@ class LinearFlow(nn.Module):
         if self.nonlinearity == "tanh":
             self.rho = nn.Parameter(torch.full((features,), -2.0))
 
-    def _slopes(self, a: Tensor) -> Tensor:
+    def slopes(self, a: Tensor) -> Tensor:
+        """Elementwise derivative of the nonlinearity, 1 + β (1 − tanh² a) (β = softplus ρ)."""
         beta = nn.functional.softplus(self.rho)
         return 1 + beta * (1 - torch.tanh(a) ** 2)
 
@@ -67,7 +68,7 @@ class LinearFlow(nn.Module):
         ladj = torch.linalg.slogdet(self.weight)[1].expand(u.shape[:-1])
         if self.nonlinearity == "tanh":
             a = u @ self.weight.T + self.bias
-            ladj = ladj + torch.log(self._slopes(a)).sum(-1)
+            ladj = ladj + torch.log(self.slopes(a)).sum(-1)
         return z, ladj
 
     def frobenius_sq(self, u: Tensor) -> Tensor:
@@ -75,7 +76,7 @@ class LinearFlow(nn.Module):
         row_sq = (self.weight ** 2).sum(1)
         if self.nonlinearity == "tanh":
             a = u @ self.weight.T + self.bias
-            return (self._slopes(a) ** 2 * row_sq).sum(-1)
+            return (self.slopes(a) ** 2 * row_sq).sum(-1)
         return row_sq.sum().expand(u.shape[:-1])
 
 
@@ -152,7 +153,8 @@ class FittedFlow(nn.Module):
     def features(self) -> int:
         return self.shift.shape[-1]
 
-    def _check(self, x: Tensor) -> Tensor:
+    def checked_input(self, x: Tensor) -> Tensor:
+        """``x`` as a tensor on the flow's device and dtype, its feature count checked (before standardization)."""
         x = torch.as_tensor(x)
         if x.shape[-1:] != self.shift.shape:
             raise ValueError(f"expected points with {self.features} features (last dim), got "
@@ -165,13 +167,13 @@ class FittedFlow(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """Latents ``z = f(x)``, shape ``(..., d)``."""
-        return self.core((self._check(x) - self.shift) / self.scale)
+        return self.core((self.checked_input(x) - self.shift) / self.scale)
 
     transform = forward
 
     def call_and_ladj(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """``(z, log|det J(x)|)``; the log-determinant in nats, shape ``(...)``."""
-        z, ladj = self.core.call_and_ladj((self._check(x) - self.shift) / self.scale)
+        z, ladj = self.core.call_and_ladj((self.checked_input(x) - self.shift) / self.scale)
         return z, ladj - self.features * torch.log(self.scale)
 
     def log_abs_det_jacobian(self, x: Tensor) -> Tensor:
