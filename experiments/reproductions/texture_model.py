@@ -49,14 +49,24 @@ def comparison_models(cfg: dict, checkpoint: str, seed: int, log=print, resnet: 
 
 
 def cached_pretrained_resnet50(log=print):
-    """ImageNet ResNet-50 only when its weights are already in the torch hub cache (never downloads)."""
+    """ImageNet ResNet-50 only when its weights are already in the torch hub cache (never downloads).
+
+    The file looked for is exactly the one ``build_model("resnet50", pretrained=True)``
+    loads (torchvision's ``IMAGENET1K_V1``, ``<torch hub dir>/checkpoints/resnet50-0676ba61.pth``);
+    another cached ResNet-50 file (e.g. ``IMAGENET1K_V2``) does not count, since loading
+    would then download.
+    """
     from pathlib import Path
+    from urllib.parse import urlparse
 
     import torch
+    import torchvision
 
-    cache = Path(torch.hub.get_dir()) / "checkpoints"
-    if not any(cache.glob("resnet50-*.pth")):
-        log("no cached ImageNet ResNet-50 weights: comparing against a randomly initialized ResNet-50 only")
+    url = torchvision.models.ResNet50_Weights.IMAGENET1K_V1.url
+    cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(urlparse(url).path).name
+    if not cached.is_file():
+        log(f"no cached ImageNet ResNet-50 weights ({cached}): comparing against a randomly initialized "
+            "ResNet-50 only")
         return None
     import neuromodels
 

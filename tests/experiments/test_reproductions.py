@@ -132,3 +132,36 @@ def test_claims_table_leads_the_report_with_computed_verdicts(quickstart_dir):
         assert int(cells[-2]) >= 3 or "LCL-V2Net" in cells[0], r      # every seeded claim has >= 3 seeds
     tm = pd.read_csv(quickstart_dir / "texture_model" / "metrics.csv")
     assert set(tm[tm["metric"] == "claims_mi_v2"]["seed"]) == {0, 1, 2}
+
+
+def test_pretrained_resnet50_row_reads_only_the_exact_cached_file(tmp_path, monkeypatch):
+    """The ImageNet ResNet-50 control loads from the torch hub cache and never downloads.
+
+    A state dict saved under torchvision's IMAGENET1K_V1 file name stands in for the real
+    weights (no network here): the model built must carry exactly those values; another
+    ResNet-50 file name (IMAGENET1K_V2's) must not count, and nothing is fetched.
+    """
+    import torch
+    import torchvision
+
+    from experiments.reproductions.texture_model import cached_pretrained_resnet50
+
+    def no_download(*args, **kwargs):
+        raise AssertionError("a download was attempted")
+
+    monkeypatch.setattr(torch.hub, "download_url_to_file", no_download)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))  # torch.hub.get_dir() -> tmp_path/hub
+    ckpt = tmp_path / "hub" / "checkpoints"
+    ckpt.mkdir(parents=True)
+    torch.manual_seed(3)
+    stand_in = torchvision.models.resnet50(weights=None).state_dict()
+    torch.save(stand_in, ckpt / "resnet50-11ad3fa6.pth")  # IMAGENET1K_V2: not the file loaded
+    logged = []
+    assert cached_pretrained_resnet50(logged.append) is None
+    assert "no cached ImageNet ResNet-50 weights" in logged[0]
+    torch.save(stand_in, ckpt / "resnet50-0676ba61.pth")
+    model = cached_pretrained_resnet50(logged.append)
+    loaded = model.state_dict()
+    prefix = next(k[: -len("conv1.weight")] for k in loaded if k.endswith("conv1.weight"))
+    for name in ("conv1.weight", "layer2.0.conv2.weight", "fc.bias"):
+        assert torch.equal(loaded[prefix + name], stand_in[name])
