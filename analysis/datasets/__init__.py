@@ -38,7 +38,7 @@ hash; nothing here runs at import time, and nothing is downloaded unless
 
 The package is split by idea: :mod:`~analysis.datasets.manifest` (schema and
 lookup), :mod:`~analysis.datasets.fetch` (fetching and verification),
-:mod:`~analysis.datasets.readers` (file formats), :mod:`~analysis.datasets.images`
+:mod:`~analysis.datasets.readers` (file formats), :mod:`~analysis.datasets.image_folders`
 (image folders), :mod:`~analysis.datasets.loaders` (the loader registry) and :mod:`~analysis.datasets.cli` (the command line)::
 
     python -m analysis.datasets list
@@ -57,7 +57,7 @@ from __future__ import annotations
 from .cli import main
 from .fetch import DEFAULT_TIMEOUT, fetch, file_hash, verify
 from .fetch import ArchiveProcessor
-from .images import load_image_folder, load_model_vs_human_images, load_texture_folder
+from .image_folders import load_image_folder, load_model_vs_human_images, load_texture_folder
 from .loaders import (
     LOADERS,
     load,

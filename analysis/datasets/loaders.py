@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .images import load_image_folder, load_model_vs_human_images, load_texture_folder
+from .image_folders import load_image_folder, load_model_vs_human_images, load_texture_folder
 from .manifest import DatasetError, Manifest, check_relative_name, get_manifest
 from .readers import load_brainscore_assembly, load_brainscore_stimulus_set, read_idx
 
