@@ -39,7 +39,7 @@ imported on first use so that ``import analysis`` stays light):
 """
 from __future__ import annotations
 
-import importlib
+from neurocommon.lazy import lazy_api
 
 __version__ = "0.1.0"
 
@@ -73,9 +73,4 @@ _API = {
 }
 _WHERE = {name: module for module, names in _API.items() for name in names}
 __all__ = sorted(_WHERE)
-
-
-def __getattr__(name: str):
-    if name in _WHERE:
-        return getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
-    raise AttributeError(f"module 'analysis' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_api(__name__, _API)

@@ -2,19 +2,19 @@
 
 :class:`MemorySink` keeps a layer's reduced features in memory and returns an
 assembly; :class:`FileSink` writes them into a netCDF file (h5netcdf) as batches
-arrive, under a temporary name renamed to ``<layer>.nc`` when complete (nothing
-half-written is left on disk), readable with :func:`analysis.assemblies.load`.
+arrive, under a temporary name renamed to ``<layer>.nc`` when complete
+(:mod:`neurocommon.files`; nothing half-written is left on disk), readable with :func:`analysis.assemblies.load`.
 Used by :func:`analysis.activations.extract`.
 """
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from analysis.assemblies import make_assembly
+from neurocommon.files import move_into_place, temp_path_beside
 
 __all__ = ["MemorySink", "FileSink"]
 
@@ -48,16 +48,14 @@ class FileSink:
     def __init__(self, folder: Path, layer: str):
         folder.mkdir(parents=True, exist_ok=True)
         self.path = folder / f"{layer}.nc"
-        self.tmp: str | None = None
+        self.tmp: Path | None = None
         self.file = None
 
     def write(self, start: int, values: np.ndarray, n: int, plan: dict) -> None:
         if self.file is None:
             import h5netcdf
 
-            fd, self.tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp",
-                                            dir=self.path.parent)
-            os.close(fd)
+            self.tmp = temp_path_beside(self.path)
             self.file = h5netcdf.File(self.tmp, "w")
             self.file.dimensions = {"presentation": n, "neuroid": values.shape[1]}
             self.var = self.file.create_variable("assembly", ("presentation", "neuroid"),
@@ -87,12 +85,7 @@ class FileSink:
             self.var.attrs[key] = value
         self.file.close()
         self.file = None
-        with open(self.tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(self.tmp, 0o666 & ~umask)
-        os.replace(self.tmp, self.path)
+        move_into_place(self.tmp, self.path)
         self.tmp = None
         return self.path
 

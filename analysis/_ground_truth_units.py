@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from analysis._progress import progress_bar
+from neurocommon.progress import progress_bar
 
 __all__ = ["BANK_ORIENTATIONS", "BANK_SCALES", "wrap", "gabor", "pink_noise", "rf_center", "v1_units",
            "energy_bank", "energy_maps", "v2_units", "unit_drives"]

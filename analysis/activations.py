@@ -46,9 +46,9 @@ import torch.nn.functional as F
 
 from analysis._feature_reduction import hooked_tensor, reduce_features, reduction_plan
 from analysis._feature_sinks import FileSink, MemorySink
-from analysis._progress import progress_bar
 from analysis.images import convert_color
 from analysis.stimuli import StimulusSet
+from neurocommon.progress import progress_bar
 
 __all__ = ["extract", "place_on_screen", "layer_names", "StimulusImages"]
 

@@ -21,12 +21,13 @@ Examples
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 import xarray as xr
+
+from neurocommon.files import atomic_path
 
 __all__ = [
     "PRESENTATION",
@@ -337,33 +338,18 @@ def save(assembly: xr.DataArray, path: str | os.PathLike) -> Path:
     """Write ``assembly`` to netCDF (h5netcdf engine) atomically.
 
     The data are written to a temporary file in the destination folder, flushed,
-    then renamed over ``path``: a crash mid-write never leaves a truncated file
-    under the final name. Dict/list attrs are stored as JSON and restored by
-    :func:`load`.
+    then renamed over ``path`` (:func:`neurocommon.files.atomic_path`): a crash
+    mid-write never leaves a truncated file under the final name. Dict/list attrs are
+    stored as JSON and restored by :func:`load`.
     """
     validate(assembly, allow_nonfinite=True)
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     ds = assembly.copy()
     ds.attrs = _encode_attrs(assembly.attrs)
     ds.name = ds.name or "assembly"
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        encoding = {
-            str(c): {"dtype": str} for c in ds.coords if ds[c].dtype.kind in "OU"
-        }
+    encoding = {str(c): {"dtype": str} for c in ds.coords if ds[c].dtype.kind in "OU"}
+    with atomic_path(path) as tmp:
         ds.to_dataset(name=ds.name).to_netcdf(tmp, engine="h5netcdf", encoding=encoding)
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp files are private (0600); give the usual mode
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
     return path
 
 

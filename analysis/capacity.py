@@ -75,8 +75,8 @@ from analysis._manifolds import (
     gaussian_samples,
     prepare_manifolds,
 )
-from analysis._progress import progress_bar
 from analysis.capacity_simulation import SimulatedCapacityResult, linearly_separable, simulated_capacity
+from neurocommon.progress import progress_bar
 
 __all__ = [
     "ManifoldCapacityResult",

@@ -22,6 +22,7 @@ import pandas as pd
 
 from analysis._display import html_summary, short_repr
 from analysis._manifolds import as_manifolds
+from neurocommon.progress import progress_bar
 
 __all__ = ["SimulatedCapacityResult", "simulated_capacity", "linearly_separable"]
 
@@ -165,8 +166,6 @@ def simulated_capacity(
     -------
     SimulatedCapacityResult
     """
-    from tqdm.auto import tqdm
-
     Xs, labels, _ = as_manifolds(manifolds, by, "cpu", fn="simulated_capacity")
     if int(n_rep) < 1:
         raise ValueError(f"n_rep must be ≥ 1; got {n_rep}")
@@ -193,7 +192,7 @@ def simulated_capacity(
     if not 1 <= lo < hi:
         raise ValueError(f"need 1 ≤ n_min < n_max; got n_min={lo}, n_max={hi}")
     steps = int(np.ceil(np.log2(max(hi - lo, 1)))) + 1
-    bar = tqdm(total=steps, desc="simulated capacity", disable=not progress)
+    bar = progress_bar(None, progress, "simulated capacity", total=steps)
     if 2 * n_separable(hi) < n_rep:
         bar.close()
         raise ValueError(

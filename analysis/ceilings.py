@@ -29,11 +29,11 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from analysis._progress import progress_bar
 from analysis._regression import pearson_columns
 from analysis._scoring import Score, mean_and_sem, nanmedian_rows, neuroid_coords, squeezed
 from analysis._splits import repetition_halves
 from analysis.assemblies import NEUROID, PRESENTATION, is_simulated
+from neurocommon.progress import progress_bar
 
 __all__ = ["internal_consistency", "ceiled_score", "CONVENTIONS", "Score"]
 

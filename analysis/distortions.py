@@ -32,7 +32,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-__all__ = ["Distortion", "DISTORTIONS", "register_distortion", "distort", "displacement_field"]
+from neurocommon.deformations import displacement_field, warp
+
+__all__ = ["Distortion", "DISTORTIONS", "register_distortion", "distort"]
 
 
 @dataclass(frozen=True)
@@ -174,40 +176,17 @@ def _phase_scramble(x: torch.Tensor, width_deg: float, gen: torch.Generator) -> 
     return torch.fft.ifft2(spectrum * torch.polar(torch.ones_like(phi), phi)).real.to(x.dtype)
 
 
-def displacement_field(n: int, h: int, w: int, amplitude: float, cell: float,
-                       gen: torch.Generator, dtype, device) -> torch.Tensor:
-    """(n, 2, h, w) smooth zero-mean displacements (dx, dy) in px, each with RMS ``amplitude``.
-
-    A coarse grid of N(0, 1) values every ``cell`` px, upsampled bicubically (the
-    cheap route to a smooth field, DESIGN.md §5), centred and scaled per image.
-
-    Examples
-    --------
-    >>> g = torch.Generator().manual_seed(0)
-    >>> f = displacement_field(1, 32, 32, 2.0, 8.0, g, torch.float64, "cpu")
-    >>> f.shape, round(float(f[0, 0].pow(2).mean().sqrt()), 6)
-    (torch.Size([1, 2, 32, 32]), 2.0)
-    """
-    gh, gw = max(2, math.ceil(h / cell) + 1), max(2, math.ceil(w / cell) + 1)
-    coarse = torch.randn((n, 2, gh, gw), generator=gen, device=device, dtype=dtype)
-    field = F.interpolate(coarse, size=(h, w), mode="bicubic", align_corners=True)
-    field = field - field.mean(dim=(-2, -1), keepdim=True)
-    rms = field.pow(2).mean(dim=(-2, -1), keepdim=True).sqrt().clamp_min(1e-12)
-    return field / rms * amplitude
-
-
 def _elastic(x: torch.Tensor, amplitude: float, cell: float, gen: torch.Generator) -> torch.Tensor:
-    """Resample x along a smooth random displacement field with RMS ``amplitude`` px."""
+    """Resample x along a smooth random displacement field, each component with RMS ``amplitude`` px.
+
+    The field is :func:`neurocommon.deformations.displacement_field` with
+    ``normalize="per_image"`` (centred, each component scaled to RMS exactly
+    ``amplitude`` over the image); the warp repeats the border pixels.
+    """
     n, c, h, w = x.shape
     real = torch.float64 if x.dtype == torch.float64 else torch.float32
-    disp = displacement_field(n, h, w, amplitude, cell, gen, real, x.device)
-    ys = (torch.arange(h, device=x.device, dtype=real) + 0.5) * (2.0 / h) - 1.0
-    xs = (torch.arange(w, device=x.device, dtype=real) + 0.5) * (2.0 / w) - 1.0
-    gy, gx = torch.meshgrid(ys, xs, indexing="ij")
-    grid = torch.stack([gx + disp[:, 0] * (2.0 / w), gy + disp[:, 1] * (2.0 / h)], dim=-1)
-    out = F.grid_sample(x.to(real), grid, mode="bilinear", padding_mode="border",
-                        align_corners=False)
-    return out.to(x.dtype)
+    disp = displacement_field(n, h, w, amplitude, cell, gen, real, x.device, normalize="per_image")
+    return warp(x.to(real), disp, padding_mode="border").to(x.dtype)
 
 
 # --------------------------------------------------------------------------------------
@@ -291,9 +270,9 @@ def _phase_scrambling(x, s, generator, **options):
 @register_distortion(
     "elastic", grid=(0.0, 0.5, 1.0, 2.0, 4.0, 8.0), unit="displacement std [px]", random=True,
     description="smooth random displacement field (a coarse grid of Gaussian values, one per "
-    "`cell` px, default 16, upsampled bicubically), scaled so each displacement component has "
-    "RMS s over the image; bilinear resampling, border values replicated; grid: ours (no "
-    "published standard)")
+    "`cell` px, default 16, upsampled bicubically), centred and scaled so each displacement "
+    "component has RMS s over the image; bilinear resampling, border values replicated; grid: "
+    "ours (no published standard)")
 def _elastic_distortion(x, s, generator, cell=16.0, **options):
     if not cell > 0:
         raise ValueError(f"cell must be a positive number of pixels; got {cell}")

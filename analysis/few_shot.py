@@ -17,10 +17,10 @@ import pandas as pd
 import torch
 
 from analysis._lda import check_shrinkage, decode
-from analysis._progress import progress_bar
 from analysis._texture_inputs import check_texture_assembly
 from analysis.assemblies import PRESENTATION, average_repetitions
 from analysis.texture import TEXTURE
+from neurocommon.progress import progress_bar
 
 __all__ = ["data_efficiency"]
 

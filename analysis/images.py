@@ -1,18 +1,20 @@
-"""Image arrays: conversion to float ``(C, H, W)`` in [0, 1], luminance, geometry, files.
+"""Image arrays: conversion to float ``(C, H, W)`` in [0, 1], colour, geometry.
 
 The one image conversion of the analysis package (:func:`as_image`: uint8 or float,
-channel-last or channel-first, gray or RGB → float32 ``(C, H, W)`` in [0, 1]), its one
-luminance conversion (:func:`rgb_to_luminance`, the weights of
-``skimage.color.rgb2gray``), image geometry (:func:`resize_square`: centre crop and
-anti-aliased resampling, in pixels) and the image-suffix list :data:`IMAGE_SUFFIXES`.
+channel-last or channel-first, gray or RGB → float32 ``(C, H, W)`` in [0, 1]) and image
+geometry (:func:`resize_square`: centre crop and anti-aliased resampling, in pixels).
+Luminance is the toolkit's one conversion, :func:`neurocommon.images.rgb_to_luminance`
+(the weights of ``skimage.color.rgb2gray``; also reachable as
+``analysis.rgb_to_luminance``), and the image-suffix list and folder listing are
+:data:`neurocommon.images.IMAGE_SUFFIXES` and :func:`neurocommon.images.image_files`.
 Stimulus sets built from these images are in :mod:`analysis.stimuli`; images that
 ship inside installed wheels in :mod:`analysis.bundled`.
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
+
+from neurocommon.images import rgb_to_luminance
 
 __all__ = [
     "as_image",
@@ -20,84 +22,10 @@ __all__ = [
     "convert_color",
     "check_color",
     "stack_images",
-    "rgb_to_luminance",
-    "LUMINANCE_WEIGHTS",
     "COLORS",
     "check_image_size",
-    "image_files",
     "resize_square",
-    "IMAGE_SUFFIXES",
 ]
-
-#: File suffixes read as images everywhere in the analysis package (lower case).
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".pgm", ".ppm")
-
-
-def image_files(folder: str | Path) -> list[Path]:
-    """The image files (by :data:`IMAGE_SUFFIXES`) directly inside ``folder``, sorted.
-
-    Examples
-    --------
-    >>> import pathlib, tempfile
-    >>> with tempfile.TemporaryDirectory() as d:
-    ...     for n in ("b.png", "a.JPG", "c.txt"):
-    ...         _ = (pathlib.Path(d) / n).write_bytes(b"")
-    ...     print([p.name for p in image_files(d)])
-    ['a.JPG', 'b.png']
-    """
-    return sorted(p for p in Path(folder).iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-
-
-#: Weights of R, G, B in the luminance of an RGB image: those of ``skimage.color.rgb2gray``
-#: (Rec. ITU-R BT.709 primaries, ``Y = 0.2125 R + 0.7154 G + 0.0721 B``). The one
-#: luminance conversion of the toolkit: ``neuromodels.base.LUMINANCE_WEIGHTS`` holds the
-#: same numbers (the packages do not import each other; a test checks all three agree).
-LUMINANCE_WEIGHTS = (0.2125, 0.7154, 0.0721)
-
-
-def rgb_to_luminance(images, channel_axis: int = -3):
-    """Luminance of RGB images, ``Y = 0.2125 R + 0.7154 G + 0.0721 B`` (:data:`LUMINANCE_WEIGHTS`).
-
-    The weights are those of ``skimage.color.rgb2gray`` (Rec. ITU-R BT.709), applied to
-    the values as given (no gamma decoding, as scikit-image does).
-
-    Parameters
-    ----------
-    images : numpy.ndarray or torch.Tensor
-        RGB (or RGBA: alpha is dropped) along ``channel_axis``, values in [0, 1].
-    channel_axis : int
-        Axis holding the colour channels (default -3: channel-first ``(..., 3, H, W)``).
-
-    Returns
-    -------
-    Same type as ``images`` (float), with ``channel_axis`` of length 1.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> rgb_to_luminance(np.ones((2, 3, 4, 4))).shape
-    (2, 1, 4, 4)
-    >>> float(rgb_to_luminance(np.array([0.0, 1.0, 0.0])[:, None, None])[0, 0, 0])
-    0.7154
-    """
-    if type(images).__module__.startswith("torch"):
-        import torch
-
-        x = torch.movedim(images, channel_axis, -1)[..., :3]
-        if x.shape[-1] != 3:
-            raise ValueError(f"rgb_to_luminance needs 3 colour channels on axis {channel_axis}; "
-                             f"got shape {tuple(images.shape)}")
-        x = x if x.is_floating_point() else x.float()
-        y = x @ torch.tensor(LUMINANCE_WEIGHTS, dtype=x.dtype, device=x.device)
-        return torch.movedim(y[..., None], -1, channel_axis)
-    x = np.moveaxis(np.asarray(images), channel_axis, -1)[..., :3]
-    if x.shape[-1] != 3:
-        raise ValueError(f"rgb_to_luminance needs 3 colour channels on axis {channel_axis}; "
-                         f"got shape {np.shape(images)}")
-    x = x if x.dtype.kind == "f" else x.astype(np.float64)
-    y = x @ np.asarray(LUMINANCE_WEIGHTS, dtype=x.dtype)
-    return np.moveaxis(y[..., None], -1, channel_axis)
-
 
 #: Values of ``color`` everywhere: keep the image's channels, luminance, or RGB.
 COLORS = (None, "gray", "rgb")

@@ -34,7 +34,6 @@ import pandas as pd
 import xarray as xr
 
 from analysis._display import html_summary, short_repr
-from analysis._progress import progress_bar
 from analysis._regression import (
     LinearPath,
     RidgePath,
@@ -56,6 +55,7 @@ from analysis._scoring import (
 from analysis._splits import shuffle_splits
 from analysis.assemblies import NEUROID, align, is_simulated
 from analysis.ceilings import ceiled_score, internal_consistency
+from neurocommon.progress import progress_bar
 
 __all__ = ["LayerScores", "score_layers"]
 

@@ -44,7 +44,6 @@ import pandas as pd
 import xarray as xr
 
 from analysis._display import html_summary, short_repr
-from analysis._progress import progress_bar
 from analysis._regression import (
     BatchedPLS,
     BatchedRidge,
@@ -67,6 +66,7 @@ from analysis._splits import shuffle_splits
 from analysis.assemblies import NEUROID, align, is_simulated, load
 from analysis.ceilings import CONVENTIONS, ceiled_score, internal_consistency
 from analysis.layer_mapping import LayerScores, score_layers
+from neurocommon.progress import progress_bar
 
 __all__ = [
     "Score",

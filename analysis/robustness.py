@@ -30,7 +30,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ._progress import progress_bar
+from neurocommon.progress import progress_bar
+
 from .distortions import DISTORTIONS, distort
 from .error_consistency import image_id
 

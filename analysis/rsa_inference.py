@@ -27,7 +27,6 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from analysis._progress import progress_bar
 from analysis._rdm_compare import (
     COMPARE_METHODS,
     as_matrices,
@@ -38,6 +37,7 @@ from analysis._rdm_compare import (
     upper,
 )
 from analysis.cka import cka_of_features, paired_features
+from neurocommon.progress import progress_bar
 
 __all__ = ["noise_ceiling", "bootstrap", "NoiseCeiling", "BootstrapResult"]
 

@@ -23,18 +23,16 @@ import pandas as pd
 
 from analysis._display import html_summary
 from analysis.images import (
-    IMAGE_SUFFIXES,
-    LUMINANCE_WEIGHTS,
     as_gray_image,
     as_image,
     check_color,
     check_image_size,
     convert_color,
-    image_files,
     resize_square,
     rgb_to_luminance,
     stack_images,
 )
+from neurocommon.images import IMAGE_SUFFIXES, LUMINANCE_WEIGHTS, image_files
 
 __all__ = [
     "StimulusSet",

@@ -17,10 +17,10 @@ import torch
 import xarray as xr
 
 from analysis._lda import check_shrinkage, decode
-from analysis._progress import progress_bar as _progress
 from analysis._texture_inputs import check_texture_assembly, populations
 from analysis.assemblies import PRESENTATION
 from analysis.texture import NOISE, TEXTURE
+from neurocommon.progress import progress_bar as _progress
 
 __all__ = ["family_decoding"]
 

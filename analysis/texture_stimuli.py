@@ -17,12 +17,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis._progress import progress_bar
 from analysis.bundled import bundled_textures
-from analysis.images import IMAGE_SUFFIXES, as_gray_image, check_image_size, image_files
+from analysis.images import as_gray_image, check_image_size
 from analysis.spectral_noise import periodic_component, phase_randomize
 from analysis.stimuli import StimulusSet
 from analysis.texture_synthesis import synthesize_texture
+from neurocommon.images import IMAGE_SUFFIXES, image_files
+from neurocommon.progress import progress_bar
 
 __all__ = ["texture_stimulus_set",
            # re-exported from analysis.spectral_noise and analysis.texture_synthesis

@@ -42,6 +42,8 @@ from pathlib import Path
 
 import numpy as np
 
+from neurocommon.files import atomic_write_text
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 
@@ -62,14 +64,6 @@ print(json.dumps({"import_s": t_imp, "call_s": t_call, "capacity": r.capacity, "
                   "dimension": r.dimension, "K": r.K, "rho_c": r.center_correlation,
                   "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}))
 """
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
 
 
 def make_data(P: int, M: int, N: int, seed: int = 0) -> list[np.ndarray]:
@@ -194,7 +188,7 @@ def main(argv=None) -> str:
     lines.append("")
     text = "\n".join(lines)
     print(text)
-    _write_atomic(Path(args.out), text)
+    atomic_write_text(Path(args.out), text)
     return text
 
 

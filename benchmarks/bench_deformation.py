@@ -25,6 +25,7 @@ from pathlib import Path
 import torch
 from torchvision.transforms import v2
 
+from neurocommon.files import atomic_write_text
 from neuromodels.augment import LocalDeformation
 
 RESULTS = Path(__file__).resolve().parent / "results" / "deformation.md"
@@ -66,10 +67,7 @@ def _time(fn, repeats: int) -> float:
 
 
 def _write(text: str) -> None:
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    tmp = RESULTS.with_suffix(".md.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, RESULTS)
+    atomic_write_text(RESULTS, text)
 
 
 def main(argv: list[str] | None = None) -> str:

@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from neurocommon.files import atomic_write_text
 from analysis.flows import digits, fit_flow, jacobians
 
 RESULTS = Path(__file__).resolve().parent / "results" / "flows.md"
@@ -46,13 +47,6 @@ def _points(n: int, seed: int = 0) -> np.ndarray:
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def vmap_jacrev(flow, x: torch.Tensor, chunk_size: int = 1024) -> torch.Tensor:
@@ -195,7 +189,7 @@ def main(argv: list[str] | None = None) -> str:
         "",
     ])
     print(text)
-    _write_atomic(RESULTS, text)
+    atomic_write_text(RESULTS, text)
     return text
 
 

@@ -27,6 +27,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from neurocommon.files import atomic_write_text
+
 RESULTS = Path(__file__).resolve().parent / "results" / "rsa.md"
 
 
@@ -78,11 +80,8 @@ def machine_line() -> str:
 
 
 def write_table(path: Path, lines: list[str]) -> None:
-    """Write a results table atomically (temp file + os.replace)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".md.tmp")
-    tmp.write_text("\n".join(lines) + "\n")
-    os.replace(tmp, path)
+    """Write a results table atomically (:func:`neurocommon.files.atomic_write_text`)."""
+    atomic_write_text(path, "\n".join(lines) + "\n")
 
 
 def compare_rows(n_conditions: int, stack: int, spearman_stack: int, repeats: int) -> list[str]:

@@ -29,6 +29,8 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from neurocommon.files import atomic_write_text
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).resolve().parent / "results" / "startup.md"
 
@@ -88,10 +90,7 @@ def export_revision(rev: str, folder: Path) -> Path:
 
 
 def _write(text: str) -> None:
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    tmp = RESULTS.with_suffix(".md.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, RESULTS)
+    atomic_write_text(RESULTS, text)
 
 
 def main(argv: list[str] | None = None) -> str:

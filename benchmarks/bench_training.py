@@ -37,6 +37,8 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
+from neurocommon.files import atomic_write_text
+
 RESULTS = Path(__file__).parent / "results" / "training.md"
 CONFIGS = Path(__file__).resolve().parents[1] / "neuromodels" / "configs"
 
@@ -259,10 +261,7 @@ def main(argv: list[str] | None = None) -> str:
         t1, "", t2, "", whole, "",
     ])
     print(text)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    tmp = RESULTS.with_suffix(".md.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, RESULTS)
+    atomic_write_text(RESULTS, text)
     return text
 
 

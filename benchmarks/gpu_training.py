@@ -27,6 +27,7 @@ from pathlib import Path
 
 import torch
 
+from neurocommon.files import atomic_write_text
 from benchmarks.bench_training import machine_summary, make_trainer, markdown_table, sync_device, train_step
 
 RESULTS = Path(__file__).parent / "results" / "gpu_training.md"
@@ -86,10 +87,7 @@ def main(argv: list[str] | None = None) -> str:
     targets = ([RESULTS] if a.device == "cuda" else []) + (
         [Path(os.environ["OUT"]) / "gpu_training.md"] if os.environ.get("OUT") else [])
     for path in targets:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".md.tmp")
-        tmp.write_text(text)
-        os.replace(tmp, path)
+        atomic_write_text(path, text)
     return text
 
 

@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from neurocommon.files import atomic_write_text
+
 from .provenance import format_flops
-from .runner import Headline, Run, atomic_write_text, to_jsonable
+from .runner import Headline, Run, to_jsonable
 
 __all__ = ["write_report", "headline_table"]
 

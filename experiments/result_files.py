@@ -17,7 +17,9 @@ __all__ = [
 
 
 def save_json(path: Path, obj) -> Path:
-    from .runner import to_jsonable, atomic_write_text
+    from neurocommon.files import atomic_write_text
+
+    from .runner import to_jsonable
 
     return atomic_write_text(path, json.dumps(to_jsonable(obj), indent=2))
 
@@ -28,9 +30,7 @@ def save_stimulus_set(stimuli: StimulusSet, folder: Path) -> Path:
     ``path`` column and is not copied."""
     import io
 
-    from neuromodels.training.checkpoints import atomic_write_bytes
-
-    from .runner import atomic_write_text
+    from neurocommon.files import atomic_write_bytes, atomic_write_text
 
     folder = Path(folder)
     if stimuli.images is not None:

@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from neuromodels.training.checkpoints import atomic_write_text  # the toolkit's one atomic writer
+from neurocommon.files import atomic_write_text
 
-__all__ = ["Run", "Section", "Headline", "atomic_write_text", "config_hash", "to_jsonable"]
+__all__ = ["Run", "Section", "Headline", "config_hash", "to_jsonable"]
 
 
 def config_hash(config: dict) -> str:

@@ -21,7 +21,7 @@ True
 """
 from __future__ import annotations
 
-import importlib
+from neurocommon.lazy import lazy_api
 
 __version__ = "0.1.0"
 
@@ -34,15 +34,4 @@ _WHERE = {name: module for module, names in _API.items() for name in names}
 _SUBMODULES = ("augment", "base", "baselines", "brainscore", "command_line", "data", "frontends", "layers", "lcl",
                "losses", "receptive_fields", "registry", "texture", "texture_families", "training", "weights")
 __all__ = sorted(_WHERE) + ["__version__"]
-
-
-def __getattr__(name: str):
-    if name in _WHERE:
-        return getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
-    if name in _SUBMODULES:
-        return importlib.import_module(f"{__name__}.{name}")
-    raise AttributeError(f"module 'neuromodels' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_WHERE) | set(_SUBMODULES))
+__getattr__, __dir__ = lazy_api(__name__, _API, _SUBMODULES)

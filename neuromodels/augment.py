@@ -1,14 +1,13 @@
 """Complexity-matched local deformations (batched, on the images' device).
 
 Parthasarathy, Hénaff & Simoncelli (2023) train each LCL-V2 stage to be invariant
-to small local deformations whose size matches the stage's receptive field. A
-smooth random displacement field is made cheaply (DESIGN.md §5) by drawing
-independent Gaussian displacements on a coarse grid of nodes ``cell_size`` pixels
-apart and upsampling the grid bicubically to full resolution; the images are then
-resampled with ``grid_sample``. The field is smooth at the scale ``cell_size``:
-most of its power lies below the grid's Nyquist frequency ``1 / (2 cell_size)``
-cycles/pixel, and bicubic interpolation leaves well under 1% above its sampling
-frequency ``1 / cell_size`` (the cut-off tested in ``tests/neuromodels/test_augment.py``).
+to small local deformations whose size matches the stage's receptive field. The
+smooth random displacement field and the warp are the toolkit's one pair,
+:func:`neurocommon.deformations.displacement_field` (``normalize="expected"``: the
+RMS displacement is ``amplitude`` in expectation over fields and image) and
+:func:`neurocommon.deformations.warp` (bilinear, reflection at the borders); their
+smoothness is tested in ``tests/neurocommon/test_deformations.py`` and
+``tests/neuromodels/test_augment.py``.
 """
 from __future__ import annotations
 
@@ -16,9 +15,10 @@ import math
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
-__all__ = ["LocalDeformation", "matched_amplitude", "displacement_field", "warp"]
+from neurocommon.deformations import displacement_field, warp
+
+__all__ = ["LocalDeformation", "matched_amplitude"]
 
 
 def _stage_name(model: nn.Module, stage) -> str:
@@ -58,71 +58,6 @@ def matched_amplitude(model: nn.Module, stage, c: float) -> float:
     if math.isinf(rf.size):
         raise ValueError(f"stage {name!r} has a global receptive field; matching needs a finite size")
     return float(c) * float(rf.size)
-
-
-def _interpolation_weights(n_nodes: int, n_pixels: int, dtype, device) -> torch.Tensor:
-    """(n_nodes, n_pixels) weights of 1-D bicubic upsampling (align_corners=True)."""
-    eye = torch.eye(n_nodes, dtype=dtype, device=device).reshape(n_nodes, 1, 1, n_nodes)
-    w = F.interpolate(eye, size=(1, n_pixels), mode="bicubic", align_corners=True)
-    return w.reshape(n_nodes, n_pixels)
-
-
-def displacement_field(
-    batch: int,
-    height: int,
-    width: int,
-    amplitude: float,
-    cell_size: float,
-    generator: torch.Generator | None = None,
-    dtype: torch.dtype = torch.float32,
-    device: torch.device | str | None = None,
-) -> torch.Tensor:
-    """Smooth random displacement fields, (B, 2, H, W) in pixels (x then y component).
-
-    Node displacements are i.i.d. normal on a grid of ``ceil((H-1)/cell_size) + 1``
-    by ``ceil((W-1)/cell_size) + 1`` nodes spanning the image; bicubic upsampling
-    (separable, so its weights are known exactly) makes the field. The node standard
-    deviation is set so that the expected mean squared displacement magnitude over
-    the image is exactly ``amplitude²``: ``amplitude`` is the RMS displacement (pixels).
-
-    Parameters
-    ----------
-    batch, height, width
-        Output size.
-    amplitude
-        RMS displacement (pixels).
-    cell_size
-        Node spacing of the coarse grid (pixels), the correlation length of the field.
-    generator
-        Source of randomness (its device is used for drawing; the result is moved to
-        ``device``).
-    """
-    device = torch.device(device) if device is not None else torch.device("cpu")
-    gh = max(2, math.ceil((height - 1) / cell_size) + 1)
-    gw = max(2, math.ceil((width - 1) / cell_size) + 1)
-    gen_device = generator.device if generator is not None else device
-    nodes = torch.randn(batch, 2, gh, gw, generator=generator, dtype=dtype, device=gen_device).to(device)
-    wy = _interpolation_weights(gh, height, dtype, device)
-    wx = _interpolation_weights(gw, width, dtype, device)
-    # E|u(x, y)|^2 = 2 s^2 (sum_i wy_i(y)^2)(sum_j wx_j(x)^2); its image mean is separable
-    gain = 2 * (wy**2).sum(0).mean() * (wx**2).sum(0).mean()
-    nodes = nodes * (amplitude / torch.sqrt(gain))
-    return F.interpolate(nodes, size=(height, width), mode="bicubic", align_corners=True)
-
-
-def warp(images: torch.Tensor, displacement: torch.Tensor) -> torch.Tensor:
-    """Resample ``images`` (B, C, H, W) at ``pixel + displacement`` (B, 2, H, W; pixels).
-
-    Bilinear ``grid_sample`` with reflection at the borders.
-    """
-    b, _, h, w = images.shape
-    ys = torch.arange(h, dtype=images.dtype, device=images.device)
-    xs = torch.arange(w, dtype=images.dtype, device=images.device)
-    gy, gx = torch.meshgrid(ys, xs, indexing="ij")
-    x = gx + displacement[:, 0]
-    y = gy + displacement[:, 1]
-    grid = torch.stack([2 * x / max(w - 1, 1) - 1, 2 * y / max(h - 1, 1) - 1], dim=-1)
-    return F.grid_sample(images, grid, mode="bilinear", padding_mode="reflection", align_corners=True)
 
 
 class LocalDeformation(nn.Module):
@@ -178,7 +113,7 @@ class LocalDeformation(nn.Module):
         """The displacement (B, 2, H, W) in pixels that :meth:`forward` would apply."""
         b, _, h, w = images.shape
         disp = displacement_field(b, h, w, self.amplitude, self.cell_size, generator,
-                                  images.dtype, images.device)
+                                  images.dtype, images.device, normalize="expected")
         if self.translation > 0:
             gen_device = generator.device if generator is not None else images.device
             shift = torch.rand(b, 2, 1, 1, generator=generator, dtype=images.dtype, device=gen_device)
@@ -194,7 +129,7 @@ class LocalDeformation(nn.Module):
             )
         if self.amplitude == 0 and self.translation == 0:
             return images
-        return warp(images, self.field(images, generator))
+        return warp(images, self.field(images, generator), padding_mode="reflection")
 
     def extra_repr(self) -> str:
         return f"amplitude={self.amplitude}, cell_size={self.cell_size}, translation={self.translation}"

@@ -11,41 +11,19 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from neurocommon.images import rgb_to_luminance
+
 from .receptive_fields import ReceptiveField, receptive_fields_of
 
-__all__ = ["VisionModel", "StagedModel", "LUMINANCE_WEIGHTS", "rgb_to_luminance", "check_images"]
-
-#: Rec. ITU-R BT.709 luma weights for linear RGB, the ones ``skimage.color.rgb2gray`` uses.
-LUMINANCE_WEIGHTS = (0.2125, 0.7154, 0.0721)
-
-
-def rgb_to_luminance(images: torch.Tensor) -> torch.Tensor:
-    """Convert (B, 3, H, W) RGB images to (B, 1, H, W) luminance (BT.709 weights).
-
-    Parameters
-    ----------
-    images
-        Float tensor of shape (B, 3, H, W), values nominally in [0, 1].
-
-    Returns
-    -------
-    torch.Tensor
-        ``0.2125 R + 0.7154 G + 0.0721 B``, shape (B, 1, H, W), same dtype and device.
-
-    Examples
-    --------
-    >>> rgb_to_luminance(torch.ones(1, 3, 2, 2)).shape
-    torch.Size([1, 1, 2, 2])
-    """
-    w = torch.tensor(LUMINANCE_WEIGHTS, dtype=images.dtype, device=images.device)
-    return torch.einsum("bchw,c->bhw", images, w).unsqueeze(1)
+__all__ = ["VisionModel", "StagedModel", "check_images"]
 
 
 def check_images(x, in_channels: int, model_name: str = "model") -> torch.Tensor:
     """Validate a batch of images and convert it to ``in_channels`` channels.
 
     Accepts (B, 1, H, W) or (B, 3, H, W) floating tensors. A grayscale model
-    (``in_channels=1``) converts RGB to luminance; an RGB model (``in_channels=3``)
+    (``in_channels=1``) converts RGB to luminance (:func:`neurocommon.images.rgb_to_luminance`,
+    the weights of ``skimage.color.rgb2gray``); an RGB model (``in_channels=3``)
     repeats a single channel three times.
 
     Raises

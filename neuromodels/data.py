@@ -42,6 +42,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from neurocommon.images import IMAGE_SUFFIXES, image_files, rgb_to_luminance
+
 __all__ = [
     "BUNDLED_NATURAL",
     "BUNDLED_TEXTURES",
@@ -58,15 +60,13 @@ BUNDLED_NATURAL = ("camera", "astronaut", "coffee", "chelsea", "moon", "rocket",
 BUNDLED_TEXTURES = ("brick", "grass", "gravel", "reptile_skin")
 BUNDLED = BUNDLED_NATURAL + BUNDLED_TEXTURES
 _PLENOPTIC = {"einstein", "curie", "parrot", "reptile_skin"}
-_LUMA = (0.2125, 0.7154, 0.0721)
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".JPEG", ".webp")
 
 
 def to_grayscale(array, size: int | None = None) -> torch.Tensor:
     """Convert an image (H, W), (H, W, 3|4), (1|3, H, W) or (1, 1, H, W) to a (1, H, W) float tensor in [0, 1].
 
     Integer images are divided by their dtype's maximum; RGB becomes luminance
-    ``0.2125 R + 0.7154 G + 0.0721 B``. With ``size``, the short side is resized to
+    ``0.2125 R + 0.7154 G + 0.0721 B`` (:func:`neurocommon.images.rgb_to_luminance`). With ``size``, the short side is resized to
     ``size`` pixels (antialiased bilinear).
     """
     x = torch.from_numpy(np.array(array)) if not isinstance(array, torch.Tensor) else array
@@ -82,7 +82,7 @@ def to_grayscale(array, size: int | None = None) -> torch.Tensor:
     if x.ndim != 3 or x.shape[0] not in (1, 3):
         raise ValueError(f"expected a grayscale or RGB image; got an array of shape {tuple(np.shape(array))}")
     if x.shape[0] == 3:
-        x = torch.einsum("chw,c->hw", x, torch.tensor(_LUMA))[None]
+        x = rgb_to_luminance(x)
     if size is not None:
         h, w = x.shape[-2:]
         scale = size / min(h, w)
@@ -131,8 +131,8 @@ class ImageFolder:
     Parameters
     ----------
     root
-        Folder searched recursively for files ending in :data:`IMAGE_EXTENSIONS`
-        (any letter case).
+        Folder searched recursively for image files
+        (:data:`neurocommon.images.IMAGE_SUFFIXES`, any letter case).
     size
         Resize the short side to this many pixels (``None``: keep).
     check
@@ -160,11 +160,10 @@ class ImageFolder:
             raise NotADirectoryError(f"image folder {str(self.root)!r} is a file; give the folder that holds the images")
         if not self.root.is_dir():
             raise FileNotFoundError(f"image folder {str(self.root)!r} does not exist")
-        suffixes = {e.lower() for e in IMAGE_EXTENSIONS}
-        self.paths = sorted(p for p in self.root.rglob("*") if p.suffix.lower() in suffixes and p.is_file())
+        self.paths = image_files(self.root, recursive=True)
         if not self.paths:
             raise FileNotFoundError(
-                f"no images ({', '.join(sorted(suffixes))}) found below {str(self.root)!r}"
+                f"no images ({', '.join(IMAGE_SUFFIXES)}) found below {str(self.root)!r}"
             )
         self.size = size
         self.skipped: list[Path] = []

@@ -199,7 +199,7 @@ def texture_family_images(families: Sequence[str] | None = None, size: int = 64,
     """
     from PIL import Image
 
-    from .training.checkpoints import atomic_write_bytes
+    from neurocommon.files import atomic_write_bytes
 
     families = list(families) if families is not None else default_train_families()
     if not families:

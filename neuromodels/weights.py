@@ -278,7 +278,7 @@ def build_with_weights(model_cls, model: str, weights, config: dict):
 
 def save_weights(model: torch.nn.Module, model_name: str, model_config: dict, path: str | Path) -> str:
     """Write ``model``'s weights as a weights file (atomically) and return its SHA-256."""
-    from .training.checkpoints import atomic_write_bytes
+    from neurocommon.files import atomic_write_bytes
 
     buf = io.BytesIO()
     torch.save({"model": {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()},

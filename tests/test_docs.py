@@ -1,4 +1,4 @@
-"""docs/architecture.md lists every module of the three packages, and every module it lists exists.
+"""docs/architecture.md lists every module of the four packages, and every module it lists exists.
 
 The layout tables name modules by path relative to their package (``registry.py``,
 ``frontends/steerable.py``), several per row; a row whose first cell names a folder
@@ -12,7 +12,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "architecture.md"
-PACKAGES = ("neuromodels", "analysis", "experiments")
+PACKAGES = ("neurocommon", "neuromodels", "analysis", "experiments")
 
 
 def _sections() -> dict[str, list[str]]:

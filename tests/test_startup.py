@@ -31,13 +31,14 @@ def _imported(args: list[str]) -> set[str]:
 
 
 @pytest.mark.parametrize("args", [
+    ["-c", "import neurocommon; from neurocommon import files, images, progress, deformations, lazy"],
     ["-c", "import neuromodels, analysis, neuromodels.training, neuromodels.brainscore"],
     ["-c", "import experiments.reproductions as r; [r.get_reproduction(n).presets for n in r.list_reproductions()]"],
     ["-m", "experiments", "list"],
     ["-m", "neuromodels.brainscore", "--help"],
     ["-m", "neuromodels.training", "--help"],
     ["-m", "analysis.datasets", "list"],
-], ids=["packages", "registry", "experiments-list", "brainscore-help", "training-help", "datasets-list"])
+], ids=["neurocommon", "packages", "registry", "experiments-list", "brainscore-help", "training-help", "datasets-list"])
 def test_light_commands_import_neither_torch_nor_matplotlib(args):
     heavy = set(HEAVY) & _imported(args)
     assert not heavy, f"`python {' '.join(args)}` imports {sorted(heavy)}"

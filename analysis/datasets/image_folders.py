@@ -50,7 +50,7 @@ def load_image_folder(root: str | os.PathLike, size: int | None = None,
         Seed of the ``max_per_class`` choice.
     color : None, 'gray' or 'rgb'
         With ``size``: None keeps the images' own channels (RGB files stay RGB),
-        ``'gray'`` converts to luminance (:func:`analysis.stimuli.rgb_to_luminance`).
+        ``'gray'`` converts to luminance (:func:`neurocommon.images.rgb_to_luminance`).
 
     Returns
     -------
@@ -59,7 +59,8 @@ def load_image_folder(root: str | os.PathLike, size: int | None = None,
     """
     import pandas as pd
 
-    from analysis.stimuli import IMAGE_SUFFIXES, StimulusSet, image_files
+    from analysis.stimuli import StimulusSet
+    from neurocommon.images import IMAGE_SUFFIXES, image_files
 
     root = Path(root)
     if not root.is_dir():
@@ -133,7 +134,8 @@ def load_model_vs_human_images(dataset: str, folder: str | os.PathLike, size: in
     """
     import pandas as pd
 
-    from analysis.stimuli import StimulusSet, image_files
+    from analysis.stimuli import StimulusSet
+    from neurocommon.images import image_files
 
     from .manifest import check_relative_name
 

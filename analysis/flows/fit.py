@@ -18,6 +18,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from neurocommon.progress import progress_bar
+
 from .jacobian import frobenius_sq, jacobians
 from .models import (FLOW_KINDS, LOG_2PI, FittedFlow, FlowDivergenceError, FlowDivergenceWarning,
                      build_core, check_points)
@@ -160,9 +162,7 @@ def fit_flow(
 
     opt = _make_optimizer(optimizer, list(model.core.parameters()), lr)
     stopper = _EarlyStopping(model, patience, min_delta, collapse_tol * data_scale)
-    from tqdm.auto import tqdm
-
-    bar = tqdm(range(1, max_epochs + 1), desc=f"fit_flow[{flow}]", disable=not progress)
+    bar = progress_bar(range(1, max_epochs + 1), progress, f"fit_flow[{flow}]", updates=True)
     for epoch in bar:
         model.train()
         if optimizer == "lbfgs":

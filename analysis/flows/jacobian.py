@@ -26,7 +26,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from analysis._progress import progress_bar
+from neurocommon.progress import progress_bar
 
 from .models import FittedFlow, LinearFlow, check_points
 

@@ -10,7 +10,7 @@ Topics (module: functions) are listed in ``_API``; ``analysis.plot.<name>`` work
 """
 from __future__ import annotations
 
-import importlib
+from neurocommon.lazy import lazy_api
 
 # module -> public plotting functions; each helper adds its topic's line here
 _API: dict[str, list[str]] = {
@@ -23,9 +23,4 @@ _API: dict[str, list[str]] = {
 }
 _WHERE = {name: module for module, names in _API.items() for name in names}
 __all__ = sorted(_WHERE)
-
-
-def __getattr__(name: str):
-    if name in _WHERE:
-        return getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
-    raise AttributeError(f"module 'analysis.plot' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_api(__name__, _API)

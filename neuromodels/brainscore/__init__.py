@@ -12,11 +12,12 @@ need the separate Brain-Score environment (``make brainscore-env``), export does
 """
 from __future__ import annotations
 
-import importlib
+from neurocommon.lazy import lazy_api
 
 # imported on first use: `python -m neuromodels.brainscore --help` does not import torch
-_EXPORT_NAMES = ("MAX_UPLOAD_BYTES", "REGIONS", "ExportResult", "PluginExportError", "check_plugin_folder",
-                 "export_plugin", "registry_line", "zip_plugin")
+_API = {"export": ["MAX_UPLOAD_BYTES", "REGIONS", "ExportResult", "PluginExportError", "check_plugin_folder",
+                   "export_plugin", "registry_line", "zip_plugin"]}
+_SUBMODULES = ("export", "convert", "benchmark", "testing")
 
 __all__ = [
     "export_plugin",
@@ -28,11 +29,4 @@ __all__ = [
     "REGIONS",
     "MAX_UPLOAD_BYTES",
 ]
-
-
-def __getattr__(name: str):
-    if name in _EXPORT_NAMES:
-        return getattr(importlib.import_module(f"{__name__}.export"), name)
-    if name in ("export", "convert", "benchmark", "testing"):
-        return importlib.import_module(f"{__name__}.{name}")
-    raise AttributeError(f"module 'neuromodels.brainscore' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_api(__name__, _API, _SUBMODULES)

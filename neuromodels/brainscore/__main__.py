@@ -16,7 +16,7 @@ Commands
     write the three images Brain-Score's generic plugin tests read (Brain-Score env).
 
 With ``--recordings`` the layer of each region is chosen by the toolkit's own
-predictivity (``analysis.predictivity.score_layers``, nested cross-validation, no
+predictivity (``analysis.layer_mapping.score_layers``, nested cross-validation, no
 selection on held-out stimuli) of the model's activations (``analysis.activations.extract``,
 stimuli placed on the model's field of view as Brain-Score does) on the given
 recordings. These two imports of ``analysis`` happen inside :func:`select_region_layers`
@@ -40,12 +40,12 @@ def _stimulus_table(path: Path):
     """A stimulus table (stimulus_id, metadata, path) from a CSV file or a folder of images."""
     import pandas as pd
 
-    from ..data import IMAGE_EXTENSIONS
+    from neurocommon.images import image_files
+
     from .export import PluginExportError
 
     if path.is_dir():
-        suffixes = {e.lower() for e in IMAGE_EXTENSIONS}  # the package's one image-suffix list
-        files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in suffixes)
+        files = image_files(path)  # the toolkit's one image-suffix list
         if not files:
             raise PluginExportError(f"no image files in {path}")
         return pd.DataFrame({"stimulus_id": [p.stem for p in files], "path": [str(p) for p in files]})
@@ -85,7 +85,7 @@ def select_region_layers(model, recordings, stimulus_table, stimulus_degrees: fl
     """
     # the one allowed use of ``analysis`` from ``neuromodels`` (see the module docstring)
     from analysis.activations import extract
-    from analysis.predictivity import score_layers
+    from analysis.layer_mapping import score_layers
     from analysis.stimuli import StimulusSet
 
     from .export import REGIONS, PluginExportError
@@ -214,7 +214,7 @@ def _export(args) -> int:
             data["region_layer_scores"] = notes
         if shipped:
             data["pretrained_weights"] = shipped
-        from ..training.checkpoints import atomic_write_text
+        from neurocommon.files import atomic_write_text
 
         atomic_write_text(manifest, json.dumps(data, indent=2, default=float) + "\n")
     print(f"plugin folder: {result.folder}")

@@ -32,10 +32,11 @@ True
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from neurocommon.files import atomic_path
 
 __all__ = [
     "to_neuroid_assembly",
@@ -191,15 +192,8 @@ def _write_png(path: Path, image: np.ndarray) -> None:
     if img.min() < 0 or img.max() > 1:
         raise ValueError(f"images must lie in [0, 1]; got range [{img.min():.3g}, {img.max():.3g}]")
     u8 = np.round(img * 255.0).astype(np.uint8)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".png", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path, fsync=False, suffix=".png") as tmp:
         Image.fromarray(u8).save(tmp, format="PNG")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def to_brainscore_stimulus_set(stimulus_set, image_dir, identifier: str | None = None):

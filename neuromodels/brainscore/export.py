@@ -14,10 +14,11 @@ benchmarking to advance neurally mechanistic models of human intelligence*, Neur
 ``region_layer_map/<id>.json``
     the layer committed to each of V1, V2, V4 and IT;
 ``requirements.txt``, ``metadata.yaml``, ``test.py``, ``export.json`` (provenance);
-``vendor/neuromodels/``
-    a copy of the toolkit's model code (Python sources only), so that the plugin
-    runs in Brain-Score's environment (numpy<2, xarray<2022.6) where the toolkit
-    itself cannot be installed with its dependencies (see ``docs/brainscore.md``).
+``vendor/neuromodels/``, ``vendor/neurocommon/``
+    a copy of the toolkit's model code and of the low-level helpers it imports
+    (Python sources only), so that the plugin runs in Brain-Score's environment
+    (numpy<2, xarray<2022.6) where the toolkit itself cannot be installed with its
+    dependencies (see ``docs/brainscore.md``).
 
 Weights are never put in the folder: Brain-Score caps uploads at 50 MB and hosts
 weights itself. The exporter writes a slim weights file (state dict, model name and
@@ -50,7 +51,9 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from ..training.checkpoints import CorruptCheckpointError, apply_umask, atomic_write_bytes, atomic_write_text
+from neurocommon.files import apply_umask, atomic_path, atomic_write_bytes, atomic_write_text
+
+from ..training.checkpoints import CorruptCheckpointError
 from ..training.checkpoints import read_checkpoint as _read_verified
 
 __all__ = [
@@ -79,6 +82,8 @@ WEIGHT_SUFFIXES = frozenset(
     {".pt", ".pth", ".ckpt", ".bin", ".safetensors", ".npz", ".npy", ".h5", ".hdf5", ".onnx",
      ".pkl", ".pickle", ".tar", ".msgpack", ".nc", ".zip", ".gz"}
 )
+#: the toolkit's packages copied into ``vendor/`` (the model code and the helpers it imports)
+VENDORED_PACKAGES = ("neuromodels", "neurocommon")
 #: source files copied from the toolkit into ``vendor/``
 _VENDOR_SUFFIXES = frozenset({".py", ".yaml", ".yml", ".json"})
 _VENDOR_SKIP_DIRS = frozenset({"brainscore", "__pycache__", "tests"})
@@ -372,21 +377,22 @@ def _check_region_layer_map(mapping, layers) -> dict:
 
 
 def _vendor_toolkit(dest: Path) -> list[Path]:
-    """Copy the toolkit package's sources into ``dest/neuromodels`` (Python, YAML, JSON only)."""
-    import neuromodels
+    """Copy the sources of :data:`VENDORED_PACKAGES` into ``dest/<package>`` (Python, YAML, JSON only)."""
+    import importlib
 
-    src = Path(neuromodels.__file__).resolve().parent
     copied = []
-    for path in sorted(src.rglob("*")):
-        rel = path.relative_to(src)
-        if not path.is_file() or path.suffix not in _VENDOR_SUFFIXES or rel.name.startswith("."):
-            continue
-        if any(part in _VENDOR_SKIP_DIRS or part.startswith(".") for part in rel.parts[:-1]):
-            continue
-        target = dest / "neuromodels" / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, target)
-        copied.append(target)
+    for package in VENDORED_PACKAGES:
+        src = Path(importlib.import_module(package).__file__).resolve().parent
+        for path in sorted(src.rglob("*")):
+            rel = path.relative_to(src)
+            if not path.is_file() or path.suffix not in _VENDOR_SUFFIXES or rel.name.startswith("."):
+                continue
+            if any(part in _VENDOR_SKIP_DIRS or part.startswith(".") for part in rel.parts[:-1]):
+                continue
+            target = dest / package / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, target)
+            copied.append(target)
     return copied
 
 
@@ -454,6 +460,8 @@ def _requirements(sources, loaded_modules, toolkit_requirement=None) -> list[str
     ``loaded_modules`` the top-level modules present after building and running the
     model in a fresh process. Lazy imports that the model never reaches (optional
     extras such as tensorboard) are left out; lazy ones it needs (plenoptic) are kept.
+    The toolkit's own packages (:data:`VENDORED_PACKAGES`) are never requirements:
+    they are vendored, or installed with ``toolkit_requirement``.
     """
     from importlib.metadata import packages_distributions
 
@@ -461,7 +469,7 @@ def _requirements(sources, loaded_modules, toolkit_requirement=None) -> list[str
     for path in sources:
         if path.suffix == ".py":
             imported |= _direct_imports(path.read_text(encoding="utf-8"))
-    needed = (imported & set(loaded_modules)) - set(sys.stdlib_module_names) - {"neuromodels", "__future__"}
+    needed = (imported & set(loaded_modules)) - set(sys.stdlib_module_names) - {*VENDORED_PACKAGES, "__future__"}
     dists = packages_distributions()
     out = set()
     for name in needed:
@@ -533,10 +541,7 @@ def zip_plugin(folder, zip_path=None, force: bool = False) -> Path:
         raise PluginExportError(f"{zip_path} already exists; pass --force (force=True) to replace it")
     root = f"{folder.name}_submission/"
     prefix = f"{root}models/{folder.name}/"
-    zip_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{zip_path.name}.", suffix=".tmp", dir=zip_path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(zip_path, fsync=False) as tmp:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
             for d in (root, f"{root}models/", prefix):
                 zf.writestr(zipfile.ZipInfo(d), "")
@@ -551,12 +556,6 @@ def zip_plugin(folder, zip_path=None, force: bool = False) -> Path:
         size = os.path.getsize(tmp)
         if size > MAX_UPLOAD_BYTES:
             raise PluginExportError(f"the zip would be {size / 1e6:.1f} MB, over the 50 MB upload limit")
-        _publish(tmp)
-        os.replace(tmp, zip_path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
     return zip_path
 
 

@@ -27,6 +27,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from neurocommon.files import atomic_path
+
 __all__ = [
     "GENERIC_TEST_IMAGES",
     "brainscore_vision_root",
@@ -73,10 +75,8 @@ def ensure_generic_test_images(size: int = 64) -> list[Path]:
     for name, img in zip(GENERIC_TEST_IMAGES, (ramp, checker, noise)):
         path = folder / name
         if not path.is_file():
-            fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=Path(name).suffix, dir=folder)
-            os.close(fd)
-            Image.fromarray(np.round(np.clip(img, 0, 1) * 255).astype(np.uint8)).save(tmp)
-            os.replace(tmp, path)
+            with atomic_path(path, fsync=False, suffix=Path(name).suffix) as tmp:
+                Image.fromarray(np.round(np.clip(img, 0, 1) * 255).astype(np.uint8)).save(tmp)
         paths.append(path)
     return paths
 

@@ -21,7 +21,7 @@ works as usual), so that ``import neuromodels.training`` and the command line's
 """
 from __future__ import annotations
 
-import importlib
+from neurocommon.lazy import lazy_api
 
 _API = {
     "checkpoints": ["CorruptCheckpointError", "latest_good_checkpoint", "list_checkpoints", "load_model",
@@ -44,15 +44,4 @@ __all__ = [
     "save_checkpoint", "read_checkpoint", "list_checkpoints", "latest_good_checkpoint", "CorruptCheckpointError",
     "all_gather_with_grad", "init_distributed", "read_metrics",
 ]
-
-
-def __getattr__(name: str):
-    if name in _WHERE:
-        return getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
-    if name in _SUBMODULES:
-        return importlib.import_module(f"{__name__}.{name}")
-    raise AttributeError(f"module 'neuromodels.training' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_WHERE) | set(_SUBMODULES))
+__getattr__, __dir__ = lazy_api(__name__, _API, _SUBMODULES)

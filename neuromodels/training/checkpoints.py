@@ -23,9 +23,8 @@ Python values it accepts only numpy arrays, scalars and numeric dtypes
 the duration of the load; a file that names any other Python object is refused
 with :class:`UnsafeCheckpointError`, naming the objects.
 
-:func:`atomic_write_bytes` / :func:`atomic_write_text` are the one atomic writer of
-``neuromodels`` and ``experiments`` (``analysis.assemblies`` keeps its own, since
-``analysis`` never imports ``neuromodels``). A write killed between the temporary
+Files are written by the toolkit's one atomic writer,
+:func:`neurocommon.files.atomic_write_bytes`. A write killed between the temporary
 file and the rename leaves a hidden ``.<name>.<random>.tmp`` file;
 :func:`remove_stale_temp_files` removes those of the trainer's own files when a run
 starts or resumes.
@@ -35,20 +34,17 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
-import os
 import re
-import tempfile
 from pathlib import Path
 
 import torch
+
+from neurocommon.files import atomic_write_bytes
 
 __all__ = [
     "CorruptCheckpointError",
     "UnsafeCheckpointError",
     "SAFE_GLOBALS",
-    "atomic_write_bytes",
-    "atomic_write_text",
-    "apply_umask",
     "remove_stale_temp_files",
     "save_checkpoint",
     "read_checkpoint",
@@ -87,60 +83,10 @@ def _numpy_globals() -> list:
 SAFE_GLOBALS = _numpy_globals()
 
 
-def apply_umask(path: str | Path, mode: int = 0o666) -> None:
-    """Give ``path`` the permissions ``mode`` masked by the process umask (the usual mode of a new file).
-
-    ``tempfile.mkstemp``/``mkdtemp`` create private (0600/0700) files; a file renamed
-    into place from one should look like any other file the user writes.
-    """
-    mask = os.umask(0)
-    os.umask(mask)
-    os.chmod(path, mode & ~mask)
-
-
-def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically (temporary file in the same folder, fsync, rename).
-
-    Readers see the old file or the new one, never a part. On any failure the
-    temporary file is removed and the old file is left as it was.
-
-    Examples
-    --------
-    >>> import tempfile, pathlib
-    >>> p = atomic_write_bytes(pathlib.Path(tempfile.mkdtemp()) / "x.bin", b"abc")
-    >>> p.read_bytes()
-    b'abc'
-    """
-    path = Path(path)
-    if not isinstance(data, (bytes, bytearray, memoryview)):
-        raise TypeError(f"atomic_write_bytes expects bytes; got {type(data).__name__} (use atomic_write_text)")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        apply_umask(tmp)  # mkstemp files are private (0600); give the usual mode
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
-
-
-def atomic_write_text(path: str | Path, text: str) -> Path:
-    """Write ``text`` (UTF-8) to ``path`` atomically; see :func:`atomic_write_bytes`."""
-    if not isinstance(text, str):
-        raise TypeError(f"expected text to write, got {type(text).__name__}")
-    return atomic_write_bytes(path, text.encode("utf-8"))
-
-
 def remove_stale_temp_files(directory: str | Path, names) -> list[Path]:
     """Remove the temporary files that killed atomic writes of ``names`` left in ``directory``.
 
-    Only files named ``.<name>.<random>.tmp`` (the pattern of :func:`atomic_write_bytes`)
+    Only files named ``.<name>.<random>.tmp`` (the pattern of :func:`neurocommon.files.atomic_write_bytes`)
     for one of ``names`` are removed; ``names`` entries may be regular expressions
     (e.g. ``r"ckpt-\\d+\\.pt(\\.sha256)?"``). Other files are never touched.
 

@@ -42,10 +42,11 @@ import numpy as np
 import torch
 import torch.nn as nn
 import yaml
-from tqdm.auto import tqdm
+
+from neurocommon.files import atomic_write_bytes
+from neurocommon.progress import progress_bar
 
 from .checkpoints import (
-    atomic_write_bytes,
     latest_good_checkpoint,
     list_checkpoints,
     remove_stale_temp_files,
@@ -679,8 +680,8 @@ class Trainer:
         last_ckpt = path if state is not None else None
         counted = set()
         stream = self.view_stream(start)
-        bar = tqdm(total=self.total, initial=start, unit="step", dynamic_ncols=True,
-                   disable=not (cfg.run.progress and ctx.is_main))
+        bar = progress_bar(None, cfg.run.progress and ctx.is_main, total=self.total, initial=start, unit="step",
+                           dynamic_ncols=True)
         t0 = time.perf_counter()
         global_batch = cfg.data.batch_size
         try:

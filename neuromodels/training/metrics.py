@@ -30,7 +30,8 @@ import io
 import json
 from pathlib import Path
 
-from .checkpoints import atomic_write_bytes
+from neurocommon.files import atomic_write_bytes
+
 from .config import ConfigError
 
 __all__ = ["MetricsLogger", "read_metrics", "COLUMNS", "TENSORBOARD_SCALARS", "tensorboard_writer"]

@@ -17,6 +17,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from neurocommon.progress import progress_bar
+
 from .checkpoints import latest_good_checkpoint, save_checkpoint
 from .metrics import MetricsLogger
 
@@ -102,9 +104,7 @@ def train_classifier(model: nn.Module, images: torch.Tensor, labels: torch.Tenso
         start, flops = int(state["step"]), float(state.get("flops_per_step", 0.0))
     logger = MetricsLogger(out_dir, keep_until=start)
     history, ckpt = [], None
-    from tqdm.auto import tqdm
-
-    bar = tqdm(range(start, steps), desc="supervised", disable=not progress, initial=start, total=steps)
+    bar = progress_bar(range(start, steps), progress, "supervised", total=steps, updates=True, initial=start)
     try:
         for step in bar:
             model.train()

@@ -8,7 +8,8 @@ import torch
 from scipy import ndimage
 
 from analysis import distortions
-from analysis.distortions import DISTORTIONS, displacement_field, distort, register_distortion
+from analysis.distortions import DISTORTIONS, distort, register_distortion
+from neurocommon.deformations import displacement_field
 
 KINDS = sorted(DISTORTIONS)
 
@@ -114,7 +115,7 @@ def test_elastic_moves_pixels_along_a_smooth_field_of_the_stated_rms():
     ramps = torch.stack([0.2 + 0.6 * xs / w, 0.2 + 0.6 * ys / h])[None]  # (1, 2, H, W)
     out = distort(ramps, "elastic", 1.5, seed=7, clip=False, cell=16)
     field = displacement_field(1, h, w, 1.5, 16.0, torch.Generator().manual_seed(7),
-                               torch.float64, torch.device("cpu"))
+                               torch.float64, torch.device("cpu"), normalize="per_image")
     assert float(field[0, 0].pow(2).mean().sqrt()) == pytest.approx(1.5, rel=1e-9)
     inner = (slice(None), slice(8, -8), slice(8, -8))
     # bilinear resampling of a linear ramp is exact: out - in = slope · displacement

@@ -1,16 +1,12 @@
-"""Image conversion (uint8/float, channel layouts, colour), luminance, geometry, image files."""
+"""Image conversion (uint8/float, channel layouts, colour), geometry.
+
+Luminance and image files are neurocommon's: ``tests/neurocommon/test_images.py``.
+"""
 import numpy as np
 import pytest
+from skimage.color import rgb2gray
 
-from analysis.images import (
-    LUMINANCE_WEIGHTS,
-    as_image,
-    check_image_size,
-    image_files,
-    resize_square,
-    rgb_to_luminance,
-    stack_images,
-)
+from analysis.images import as_image, check_image_size, resize_square, stack_images
 
 
 def test_as_image_layouts_scales_and_colour():
@@ -20,8 +16,7 @@ def test_as_image_layouts_scales_and_colour():
     np.testing.assert_array_equal(out, np.moveaxis(rgba[..., :3], -1, 0).astype(np.float32) / 255)
     np.testing.assert_array_equal(as_image(out), out)  # (3, H, W) floats pass through
     gray = as_image(rgba, color="gray")
-    np.testing.assert_allclose(gray[0], out.transpose(1, 2, 0) @ np.array(LUMINANCE_WEIGHTS, np.float32),
-                               rtol=1e-6)
+    np.testing.assert_allclose(gray[0], rgb2gray(out.transpose(1, 2, 0)), rtol=1e-6)
     two_d = np.linspace(0, 1, 12).reshape(3, 4)
     np.testing.assert_array_equal(as_image(two_d, color="rgb"), np.repeat(two_d[None], 3, 0).astype(np.float32))
 
@@ -48,33 +43,11 @@ def test_stack_images_makes_a_mixed_set_rgb_and_refuses_mixed_sizes():
         stack_images([gray, np.zeros((1, 5, 4))])
 
 
-def test_image_files_and_sizes(tmp_path):
-    for name in ("b.PNG", "a.tif", "notes.txt", "c.jpeg"):
-        (tmp_path / name).write_bytes(b"")
-    (tmp_path / "d.png").mkdir()  # a folder is not an image file
-    assert [p.name for p in image_files(tmp_path)] == ["a.tif", "b.PNG", "c.jpeg"]
+def test_image_sizes():
     assert check_image_size(np.int64(8)) == 8
     for bad in (7, 8.0, True, "32"):
         with pytest.raises(ValueError, match="side must be an integer number of pixels >= 8"):
             check_image_size(bad, "side")
-
-
-def test_one_luminance_conversion_for_the_toolkit():
-    """analysis and neuromodels (which may not import each other) use skimage's weights."""
-    import torch
-    from skimage.color import rgb2gray
-
-    from neuromodels.base import LUMINANCE_WEIGHTS as MODEL_WEIGHTS
-    from neuromodels.base import rgb_to_luminance as model_luminance
-
-    assert LUMINANCE_WEIGHTS == MODEL_WEIGHTS
-    rgb = np.random.default_rng(1).random((2, 3, 7, 4))
-    reference = np.stack([rgb2gray(np.moveaxis(im, 0, -1)) for im in rgb])[:, None]
-    np.testing.assert_allclose(rgb_to_luminance(rgb), reference, rtol=1e-12)
-    np.testing.assert_allclose(rgb_to_luminance(torch.tensor(rgb)).numpy(), reference, rtol=1e-12)
-    np.testing.assert_allclose(model_luminance(torch.tensor(rgb)).numpy(), reference, rtol=1e-12)
-    np.testing.assert_allclose(rgb_to_luminance(np.moveaxis(rgb, 1, -1), channel_axis=-1)[..., 0],
-                               reference[:, 0], rtol=1e-12)
 
 
 def test_resize_square_interpolates_linearly_on_pixel_centres():

@@ -14,8 +14,8 @@ def test_names_of_the_split_modules_stay_importable_from_stimuli():
     import analysis.images
     import analysis.stimuli
 
-    moved = {analysis.images: ["as_image", "as_gray_image", "convert_color", "rgb_to_luminance", "LUMINANCE_WEIGHTS",
-                               "check_image_size", "image_files", "resize_square", "IMAGE_SUFFIXES"],
+    moved = {analysis.images: ["as_image", "as_gray_image", "convert_color", "rgb_to_luminance",
+                               "check_image_size", "resize_square"],
              analysis.bundled: ["bundled_images", "bundled_textures", "NATURAL_IMAGES", "TEXTURE_SOURCES",
                                 "DEFAULT_TEXTURES"]}
     for module, names in moved.items():

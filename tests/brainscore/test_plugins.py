@@ -14,7 +14,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from neuromodels.base import LUMINANCE_WEIGHTS  # noqa: E402
+from neurocommon.images import LUMINANCE_WEIGHTS  # noqa: E402
 
 MODEL_NAMES = ["lcl_v2", "texture_model"]
 
@@ -110,16 +110,17 @@ def test_metadata_yaml_passes_brainscore_contract(plugins, name):
 
 
 def test_vendored_toolkit_runs_under_brainscore_numpy(plugins):
-    """The plugin builds its model from vendor/neuromodels, not from an installed toolkit."""
+    """The plugin builds its model from vendor/neuromodels (and vendor/neurocommon), not from an installed toolkit."""
     import subprocess
     import sys
 
     folder = plugins["lcl_v2"]["folder"]
     code = ("import importlib.util, numpy; s = importlib.util.spec_from_file_location('m', 'model.py'); "
             "m = importlib.util.module_from_spec(s); s.loader.exec_module(m); m.build_model(); "
-            "import neuromodels; print(numpy.__version__, neuromodels.__file__)")
+            "import neuromodels, neurocommon; print(numpy.__version__, neuromodels.__file__, neurocommon.__file__)")
     proc = subprocess.run([sys.executable, "-c", code], cwd=folder, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    version, path = proc.stdout.split()
+    version, path, helpers = proc.stdout.split()
     assert int(version.split(".")[0]) < 2
     assert path == str((folder / "vendor" / "neuromodels" / "__init__.py").resolve())
+    assert helpers == str((folder / "vendor" / "neurocommon" / "__init__.py").resolve())

@@ -5,7 +5,7 @@ import pytest
 
 from experiments.config import apply_overrides, available, load_config
 from experiments.report import headline_table, write_report
-from experiments.runner import Headline, Run, Section, atomic_write_text
+from experiments.runner import Headline, Run, Section
 
 
 def test_finished_stage_is_reused_not_recomputed(tmp_path):
@@ -32,20 +32,6 @@ def test_failed_stage_leaves_no_record_and_runs_again(tmp_path):
         run.stage("a", boom)
     assert not (tmp_path / "stages" / "a.json").exists()
     assert run.stage("a", lambda r: {"ok": 1})["ok"] == 1
-
-
-def test_atomic_write_keeps_old_file_when_writing_fails(tmp_path):
-    target = tmp_path / "f.txt"
-    atomic_write_text(target, "old")
-
-    class Boom:
-        def __str__(self):
-            raise RuntimeError
-
-    with pytest.raises(TypeError):
-        atomic_write_text(target, Boom())
-    assert target.read_text() == "old"
-    assert [p.name for p in tmp_path.iterdir()] == ["f.txt"]
 
 
 def test_report_has_headline_table_with_sources_and_simulated_warning(tmp_path):

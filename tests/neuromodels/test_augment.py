@@ -1,4 +1,7 @@
-"""Tests of the complexity-matched local deformations."""
+"""Tests of the complexity-matched local deformations.
+
+The displacement field and the warp they use are tested in ``tests/neurocommon/test_deformations.py``.
+"""
 import math
 from pathlib import Path
 
@@ -8,7 +11,7 @@ import yaml
 
 import neuromodels
 from neuromodels import build_model
-from neuromodels.augment import LocalDeformation, displacement_field, matched_amplitude, warp
+from neuromodels.augment import LocalDeformation, matched_amplitude
 
 
 CONFIGS = Path(neuromodels.__file__).parent / "configs"
@@ -21,48 +24,6 @@ def gen(seed=0):
 def test_zero_amplitude_is_exact_identity():
     x = torch.rand(4, 1, 32, 32)
     assert torch.equal(LocalDeformation(0.0, 8.0)(x, generator=gen()), x)
-    # the resampler itself is the identity for a zero field (up to float rounding)
-    assert torch.allclose(warp(x, torch.zeros(4, 2, 32, 32)), x, atol=1e-6)
-
-
-def test_warp_moves_content_by_the_displacement():
-    # a horizontal ramp sampled at x + 2 pixels is the ramp plus 2 (away from the border)
-    ramp = torch.arange(32.0).expand(1, 1, 32, 32).contiguous()
-    disp = torch.zeros(1, 2, 32, 32)
-    disp[:, 0] = 2.0
-    out = warp(ramp, disp)
-    assert torch.allclose(out[..., :, :28], ramp[..., :, :28] + 2.0, atol=1e-4)
-
-
-@pytest.mark.parametrize("amplitude", [0.5, 2.0])
-def test_rms_displacement_equals_amplitude(amplitude):
-    f = displacement_field(256, 64, 64, amplitude, 8.0, gen(1))
-    rms = float(f.pow(2).sum(1).mean().sqrt())
-    assert rms == pytest.approx(amplitude, rel=0.05)
-
-
-def test_mean_displacement_scales_linearly_with_amplitude():
-    means = [float(displacement_field(128, 48, 48, a, 6.0, gen(10 + i)).norm(dim=1).mean())
-             for i, a in enumerate([0.5, 1.0, 2.0, 4.0])]
-    ratios = [m / a for m, a in zip(means, [0.5, 1.0, 2.0, 4.0])]
-    for r in ratios:
-        assert r == pytest.approx(ratios[0], rel=0.05)
-
-
-@pytest.mark.parametrize("cell", [4.0, 8.0])
-def test_power_spectrum_is_below_the_cutoff(cell):
-    n = 64
-    f = displacement_field(64, n, n, 1.0, cell, gen(2), dtype=torch.float64)
-    f = f - f.mean((2, 3), keepdim=True)
-    w = torch.hann_window(n, periodic=False, dtype=torch.float64)
-    power = torch.fft.fft2(f * (w[:, None] * w[None, :])).abs().pow(2).mean((0, 1))
-    freq = torch.fft.fftfreq(n, dtype=torch.float64)
-    radius = torch.sqrt(freq[:, None] ** 2 + freq[None, :] ** 2)
-    above = float(power[radius > 1 / cell].sum() / power.sum())
-    assert above < 0.01
-    # white noise would put most of its power there: 1 - pi / cell^2 of the band
-    white_above = float((radius > 1 / cell).double().mean())
-    assert white_above > 0.7
 
 
 def test_translation_is_uniform_within_bounds():

@@ -22,8 +22,9 @@ import pytest
 import torch
 from PIL import Image
 
+import neurocommon
 import neuromodels
-from neuromodels.base import LUMINANCE_WEIGHTS
+from neurocommon.images import LUMINANCE_WEIGHTS
 from neuromodels.brainscore import (
     MAX_UPLOAD_BYTES,
     PluginExportError,
@@ -72,13 +73,15 @@ def test_folder_layout_and_vendored_toolkit(lcl_export):
     top = {f for f in files if not f.startswith("vendor/")}
     assert top == {"__init__.py", "model.py", "test.py", "metadata.yaml", "requirements.txt", "export.json",
                    "region_layer_map/lcl_v2_tiny.test.json"}
-    src = Path(neuromodels.__file__).parent
-    vendored = {f[len("vendor/neuromodels/"):] for f in files if f.startswith("vendor/")}
-    expected = {p.relative_to(src).as_posix() for p in src.rglob("*.py")
-                if "__pycache__" not in p.parts and "brainscore" not in p.relative_to(src).parts}
-    assert expected <= vendored and not any(v.startswith("brainscore/") for v in vendored)
-    for rel in ("__init__.py", "lcl.py", "registry.py"):
-        assert (result.folder / "vendor/neuromodels" / rel).read_bytes() == (src / rel).read_bytes()
+    assert {f.split("/")[1] for f in files if f.startswith("vendor/")} == {"neuromodels", "neurocommon"}
+    for package in (neuromodels, neurocommon):  # the model code and the low-level helpers it imports
+        src, name = Path(package.__file__).parent, package.__name__
+        vendored = {f[len(f"vendor/{name}/"):] for f in files if f.startswith(f"vendor/{name}/")}
+        expected = {p.relative_to(src).as_posix() for p in src.rglob("*.py")
+                    if "__pycache__" not in p.parts and "brainscore" not in p.relative_to(src).parts}
+        assert expected <= vendored and not any(v.startswith("brainscore/") for v in vendored)
+        for rel in expected & {"__init__.py", "lcl.py", "registry.py", "images.py"}:
+            assert (result.folder / "vendor" / name / rel).read_bytes() == (src / rel).read_bytes()
     assert not _files(result.folder) & {f for f in files if Path(f).suffix in {".pt", ".pth", ".ckpt"}}
 
 
@@ -178,6 +181,7 @@ def test_requirements_list_what_the_plugin_imports(lcl_export):
     assert {"torch", "numpy", "pillow"} <= set(reqs)
     assert "plenoptic" not in reqs  # LCL-V2 never loads the steerable pyramid
     assert not any(r.lower().startswith(("xarray", "brainscore", "scikit-learn", "pandas")) for r in reqs)
+    assert not any(r.lower().startswith(("neuromodels", "neurocommon")) for r in reqs)  # vendored, not installed
 
 
 def _website_accepts(path: Path) -> tuple[bool, str]:

@@ -303,12 +303,3 @@ def test_progress_bar_shows_loss_and_throughput(tmp_path, capsys):
     assert "loss=" in err and "img_s=" in err and "4/4" in err
 
 
-def test_atomic_writes_get_the_usual_file_mode(tmp_path):
-    import os
-
-    from neuromodels.training.checkpoints import atomic_write_bytes
-
-    umask = os.umask(0)
-    os.umask(umask)
-    atomic_write_bytes(tmp_path / "f.bin", b"x")
-    assert (tmp_path / "f.bin").stat().st_mode & 0o777 == 0o666 & ~umask
