@@ -7,25 +7,23 @@ imported on first use so that ``import analysis`` stays light):
 - ``stimuli``: StimulusSet
 - ``images``: as_image, as_gray_image, rgb_to_luminance, resize_square
 - ``bundled``: bundled_images, bundled_textures
-  (the names of ``images`` and ``bundled`` also reachable as ``analysis.stimuli.<name>``)
 - ``texture_stimuli``: texture_stimulus_set
 - ``spectral_noise``: phase_randomize, periodic_component
 - ``texture_synthesis``: synthesize_texture
-  (the names of ``spectral_noise`` and ``texture_synthesis`` also reachable as
-  ``analysis.texture_stimuli.<name>``)
 - ``simulate``: SimulatedPopulation, simulate_recordings
 - ``datasets``: manifests, fetching and verification (``python -m analysis.datasets``)
 - ``activations``: extract, StimulusImages
-- ``predictivity``: neural_predictivity, BatchedPLS, BatchedRidge
+- ``predictivity``: neural_predictivity
+- ``_regression`` (the regressions behind predictivity and layer mapping): BatchedPLS,
+  BatchedRidge (public here only: ``analysis.BatchedPLS``, ``analysis.BatchedRidge``)
 - ``ceilings``: internal_consistency, ceiled_score
 - ``layer_mapping``: score_layers
-  (all five also reachable as ``analysis.predictivity.<name>``)
 - ``rsa``: rdm, compare_rdms
-- ``rsa_inference``: noise_ceiling, bootstrap (also reachable as ``analysis.rsa.noise_ceiling`` etc.)
+- ``rsa_inference``: noise_ceiling, bootstrap
 - ``cka``: cka (reach it as ``analysis.cka.cka``: the module's name is the function's)
 - ``capacity``: manifold_capacity, manifold_geometry_by_layer,
   manifold_geometry_by_region
-- ``capacity_simulation``: simulated_capacity (also reachable as ``analysis.capacity.simulated_capacity``)
+- ``capacity_simulation``: simulated_capacity
 - ``alignment``: manifold_alignment
 - ``texture``: modulation_index, modulation_table, spatial_average, live_units
 - ``texture_decoding``: family_decoding
@@ -53,7 +51,8 @@ _API = {
     "texture_synthesis": ["synthesize_texture"],
     "simulate": ["SimulatedPopulation", "simulate_recordings"],
     "activations": ["extract", "StimulusImages"],
-    "predictivity": ["neural_predictivity", "BatchedPLS", "BatchedRidge"],
+    "predictivity": ["neural_predictivity"],
+    "_regression": ["BatchedPLS", "BatchedRidge"],
     "ceilings": ["internal_consistency", "ceiled_score"],
     "layer_mapping": ["score_layers"],
     "rsa": ["rdm", "compare_rdms"],

@@ -28,23 +28,23 @@ Paths share one interface (``prepare`` once per feature matrix, then
 :class:`BatchedPLS` and :class:`BatchedRidge` expose the two Gram paths as
 estimators (``fit``/``predict``, fitted attributes ending in ``_``).
 
-The Gram machinery lives in :mod:`analysis._gram`, kernel PLS in
-:mod:`analysis._pls`, dual ridge in :mod:`analysis._ridge`; this module holds the
-other paths, the estimators and :func:`make_path`, and re-exports the rest.
+The Gram machinery lives in :mod:`analysis._gram`, kernel PLS (:class:`PLSPath`)
+in :mod:`analysis._pls`, dual ridge (:class:`RidgePath`) in :mod:`analysis._ridge`;
+this module holds the other paths, the estimators and :func:`make_path`. The
+estimators are public as ``analysis.BatchedPLS`` and ``analysis.BatchedRidge``.
 """
 from __future__ import annotations
 
 import numpy as np
 import torch
 
-from analysis._gram import centred_blocks, centred_gram, compute_dtype, self_gram, to_tensor
+from analysis._gram import compute_dtype, self_gram, to_tensor
 from analysis._pls import PLSPath, kernel_pls
-from analysis._ridge import RidgePath, dual_ridge, dual_ridge_fit
+from analysis._ridge import RidgePath, dual_ridge_fit
 
 __all__ = [
-    "BatchedPLS", "BatchedRidge", "PLSPath", "RidgePath", "LinearPath", "EstimatorPath", "kernel_pls",
-    "dual_ridge", "dual_ridge_fit", "centred_blocks", "centred_gram", "compute_dtype", "fit_predict_splits",
-    "pearson_columns", "self_gram", "make_path", "regression_name", "REGRESSIONS",
+    "BatchedPLS", "BatchedRidge", "LinearPath", "EstimatorPath", "fit_predict_splits",
+    "pearson_columns", "make_path", "regression_name", "REGRESSIONS",
 ]
 
 REGRESSIONS = ("pls", "ridge", "linear")

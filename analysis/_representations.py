@@ -10,7 +10,7 @@ import numpy as np
 import torch
 import xarray as xr
 
-from analysis._regression import self_gram
+from analysis._gram import self_gram
 from analysis._validation import check_finite as check_finite_values
 from analysis.assemblies import TIME_BIN
 

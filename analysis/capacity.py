@@ -42,9 +42,8 @@ index), so reordering labelled manifolds or rotating the feature space leaves
 every number unchanged (the offsets' basis has deterministic signs). Everything is computed in float64 on
 ``device`` (default: the device of the first input tensor, else CPU).
 
-Simulated capacity (:func:`simulated_capacity`, in :mod:`analysis.capacity_simulation`,
-re-exported here) measures the same quantity
-directly: random Gaussian projections to n dimensions, balanced random
+Simulated capacity (:func:`~analysis.capacity_simulation.simulated_capacity`, in
+:mod:`analysis.capacity_simulation`) measures the same quantity directly: random Gaussian projections to n dimensions, balanced random
 dichotomies, exact hard-margin separability with bias (an LP, HiGHS),
 bisection on n for P(separable) = ½; α_sim = P / n_c.
 
@@ -75,15 +74,11 @@ from analysis._manifolds import (
     gaussian_samples,
     prepare_manifolds,
 )
-from analysis.capacity_simulation import SimulatedCapacityResult, linearly_separable, simulated_capacity
 from neurocommon.progress import progress_bar
 
 __all__ = [
     "ManifoldCapacityResult",
-    "SimulatedCapacityResult",
     "manifold_capacity",
-    "simulated_capacity",
-    "linearly_separable",
     "manifold_geometry_by_layer",
     "manifold_geometry_by_region",
 ]

@@ -8,8 +8,6 @@
 - :func:`ceiled_score`: a raw predictivity normalised by the ceiling, in either of
   Brain-Score's conventions (``r²/c`` since December 2025, ``(r/c)²`` before).
 
-Both are also reachable from :mod:`analysis.predictivity`, where users import them.
-
 Examples
 --------
 >>> import numpy as np
@@ -35,7 +33,7 @@ from analysis._splits import repetition_halves
 from analysis.assemblies import NEUROID, PRESENTATION, is_simulated
 from neurocommon.progress import progress_bar
 
-__all__ = ["internal_consistency", "ceiled_score", "CONVENTIONS", "Score"]
+__all__ = ["internal_consistency", "ceiled_score", "CONVENTIONS"]
 
 CONVENTIONS = ("r2/c", "(r/c)^2")
 

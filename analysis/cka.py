@@ -26,7 +26,7 @@ import numpy as np
 import torch
 import xarray as xr
 
-from analysis._regression import self_gram
+from analysis._gram import self_gram
 from analysis._representations import as_tensor, check_finite, pairwise_sq_distances, squeeze_time
 from analysis.assemblies import align, average_repetitions, validate
 

@@ -7,8 +7,6 @@ are fitted separately (as separate Brain-Score benchmarks). :class:`LayerScores`
 holds the table, the per-region summary and each split's choice, and gives each
 region its own ceiled score (:meth:`LayerScores.ceiled`).
 
-Also reachable from :mod:`analysis.predictivity`, where users import it.
-
 Examples
 --------
 >>> import numpy as np
@@ -34,14 +32,8 @@ import pandas as pd
 import xarray as xr
 
 from analysis._display import html_summary, short_repr
-from analysis._regression import (
-    LinearPath,
-    RidgePath,
-    fit_predict_splits,
-    make_path,
-    pearson_columns,
-    regression_name,
-)
+from analysis._regression import LinearPath, fit_predict_splits, make_path, pearson_columns, regression_name
+from analysis._ridge import RidgePath
 from analysis._scoring import (
     Score,
     check_nan_policy,

@@ -10,7 +10,8 @@ score is the mean over splits with the standard error of the mean over splits
 (``std(ddof=0) / sqrt(n_splits)``, as Brain-Score computes it) as its error.
 
 Ceilings (:mod:`analysis.ceilings`) and layer mapping (:mod:`analysis.layer_mapping`)
-live in their own modules; their public names are re-exported here. The ceiling is
+live in their own modules; the estimators :class:`BatchedPLS` and :class:`BatchedRidge`
+are reached as ``analysis.BatchedPLS`` and ``analysis.BatchedRidge``. The ceiling is
 Brain-Score's ``internal_consistency``: 10 random split-halves of
 the repetitions (``ShuffleSplit(train_size=0.5, random_state=1)`` over the sorted
 unique repetition values), responses averaged within each half, Pearson r per
@@ -44,13 +45,7 @@ import pandas as pd
 import xarray as xr
 
 from analysis._display import html_summary, short_repr
-from analysis._regression import (
-    BatchedPLS,
-    BatchedRidge,
-    make_path,
-    pearson_columns,
-    regression_name,
-)
+from analysis._regression import make_path, pearson_columns, regression_name
 from analysis._scoring import (
     Score,
     check_nan_policy,
@@ -64,23 +59,10 @@ from analysis._scoring import (
 )
 from analysis._splits import shuffle_splits
 from analysis.assemblies import NEUROID, align, is_simulated, load
-from analysis.ceilings import CONVENTIONS, ceiled_score, internal_consistency
-from analysis.layer_mapping import LayerScores, score_layers
+from analysis.ceilings import ceiled_score, internal_consistency
 from neurocommon.progress import progress_bar
 
-__all__ = [
-    "Score",
-    "PredictivityResult",
-    "LayerScores",
-    "neural_predictivity",
-    "internal_consistency",
-    "ceiled_score",
-    "score_layers",
-    "score_files",
-    "BatchedPLS",
-    "BatchedRidge",
-    "CONVENTIONS",
-]
+__all__ = ["PredictivityResult", "neural_predictivity", "score_files"]
 
 
 @dataclass
@@ -185,7 +167,7 @@ def neural_predictivity(
         Recordings (presentation × neuroid), per stimulus or per repetition
         (repetitions are averaged first). All its neuroids are fitted together, as
         Brain-Score fits one region's assembly; score regions separately by
-        selecting them (or use :func:`score_layers`).
+        selecting them (or use :func:`analysis.layer_mapping.score_layers`).
     regression : {'pls', 'ridge', 'linear'} or estimator
         ``'pls'`` is Brain-Score's ``PLSRegression(25 components, scale=False)``,
         computed in kernel form (:class:`BatchedPLS`, same numbers, all splits in

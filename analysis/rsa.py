@@ -1,4 +1,4 @@
-"""Representational similarity analysis: RDMs, their comparison, noise ceilings, bootstrap.
+"""Representational similarity analysis: RDMs and their comparison.
 
 Definitions follow ``rsatoolbox`` 0.3.2 (Nili et al. 2014; Walther et al. 2016;
 Diedrichsen et al. 2021), so that the numbers agree with it:
@@ -19,7 +19,8 @@ Diedrichsen et al. 2021), so that the numbers agree with it:
 RDM comparisons: cosine, Pearson, Spearman (ranks with ties averaged), Kendall
 τ_a, and the whitened ``cosine_cov`` / ``corr_cov`` of Diedrichsen et al. (2021),
 which equal the cosine between the double-centred second-moment matrices
-``G = −½ H D H`` (``corr_cov`` subtracts the mean dissimilarity first). CKA lives in
+``G = −½ H D H`` (``corr_cov`` subtracts the mean dissimilarity first). Noise
+ceilings and the bootstrap over stimuli live in :mod:`analysis.rsa_inference`, CKA in
 :mod:`analysis.cka`.
 
 All heavy work runs batched in torch (float64, or float32 for float32 inputs) on
@@ -48,24 +49,14 @@ import xarray as xr
 from analysis._rdm_compare import COL as _COL
 from analysis._rdm_compare import ROW as _ROW
 from analysis._rdm_compare import COMPARE_METHODS, as_vectors, compare_checked
-from analysis._regression import self_gram
+from analysis._gram import self_gram
 from analysis._representations import as_tensor as _tensor
 from analysis._representations import check_finite as _check_finite
 from analysis._representations import pairwise_sq_distances as _pairwise
 from analysis._representations import squeeze_time as _squeeze_time
 from analysis.assemblies import PRESENTATION, average_repetitions, validate
-from analysis.rsa_inference import BootstrapResult, NoiseCeiling, bootstrap, noise_ceiling
 
-__all__ = [
-    "RDM_METHODS",
-    "COMPARE_METHODS",
-    "rdm",
-    "compare_rdms",
-    "noise_ceiling",
-    "bootstrap",
-    "NoiseCeiling",
-    "BootstrapResult",
-]
+__all__ = ["RDM_METHODS", "rdm", "compare_rdms"]
 
 RDM_METHODS = ("correlation", "euclidean", "mahalanobis", "crossnobis")
 

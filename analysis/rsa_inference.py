@@ -6,8 +6,6 @@
 - :func:`bootstrap`: bootstrap distribution of an RDM similarity (or of linear
   CKA) over resampled stimuli, as ``rsatoolbox``'s ``bootstrap_sample_pattern``.
 
-Both are also reachable from :mod:`analysis.rsa`, where users import them.
-
 Examples
 --------
 >>> import numpy as np

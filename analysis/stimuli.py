@@ -6,14 +6,13 @@ stimulus set knows the size of its images in degrees of visual angle.
 
 Image conversion, luminance, geometry and the image-suffix list live in
 :mod:`analysis.images`; images that ship inside installed wheels in
-:mod:`analysis.bundled`; texture stimulus sets (phase randomization,
-Portilla–Simoncelli synthesis) in :mod:`analysis.texture_stimuli`. Their public
-names stay importable from here (``from analysis.stimuli import as_image,
-bundled_images``), as before the split.
+:mod:`analysis.bundled`; texture stimulus sets in :mod:`analysis.texture_stimuli`,
+phase randomization in :mod:`analysis.spectral_noise`, Portilla–Simoncelli
+synthesis in :mod:`analysis.texture_synthesis`. Import their names from those
+modules (or from :mod:`analysis`).
 """
 from __future__ import annotations
 
-import importlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,42 +21,9 @@ import numpy as np
 import pandas as pd
 
 from analysis._display import html_summary
-from analysis.images import (
-    as_gray_image,
-    as_image,
-    check_color,
-    check_image_size,
-    convert_color,
-    resize_square,
-    rgb_to_luminance,
-    stack_images,
-)
-from neurocommon.images import IMAGE_SUFFIXES, LUMINANCE_WEIGHTS, image_files
+from analysis.images import as_image, check_color, convert_color, stack_images
 
-__all__ = [
-    "StimulusSet",
-    # re-exported from analysis.images
-    "as_image",
-    "as_gray_image",
-    "convert_color",
-    "rgb_to_luminance",
-    "LUMINANCE_WEIGHTS",
-    "check_image_size",
-    "image_files",
-    "resize_square",
-    "IMAGE_SUFFIXES",
-]
-
-#: Public names of analysis.bundled, still importable from here; imported on first use
-#: (analysis.bundled builds StimulusSets, so it imports this module).
-_FROM_BUNDLED = ("bundled_images", "bundled_textures", "NATURAL_IMAGES", "TEXTURE_SOURCES", "DEFAULT_TEXTURES")
-
-
-def __getattr__(name: str):
-    """``bundled_images`` and the other names of :data:`_FROM_BUNDLED`, from :mod:`analysis.bundled`."""
-    if name in _FROM_BUNDLED:
-        return getattr(importlib.import_module("analysis.bundled"), name)
-    raise AttributeError(f"module 'analysis.stimuli' has no attribute {name!r}")
+__all__ = ["StimulusSet"]
 
 
 @dataclass

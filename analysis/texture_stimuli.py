@@ -5,8 +5,7 @@ spectrally matched noise, families × (texture, noise) × samples.
 keeps) the texture image and pairs it with its phase-randomized noise. The pieces
 live by idea: :mod:`analysis.spectral_noise` (:func:`phase_randomize`,
 :func:`periodic_component`), :mod:`analysis.texture_synthesis`
-(:func:`synthesize_texture`, Portilla–Simoncelli with plenoptic); their names stay
-importable from here, as before the split. Stimulus sets and image conversion come
+(:func:`synthesize_texture`, Portilla–Simoncelli with plenoptic). Stimulus sets and image conversion come
 from :mod:`analysis.stimuli` and :mod:`analysis.images`, bundled sources from
 :mod:`analysis.bundled`.
 """
@@ -25,9 +24,7 @@ from analysis.texture_synthesis import synthesize_texture
 from neurocommon.images import IMAGE_SUFFIXES, image_files
 from neurocommon.progress import progress_bar
 
-__all__ = ["texture_stimulus_set",
-           # re-exported from analysis.spectral_noise and analysis.texture_synthesis
-           "phase_randomize", "periodic_component", "synthesize_texture"]
+__all__ = ["texture_stimulus_set"]
 
 
 def _texture_sources(sources, source_size: int) -> dict[str, np.ndarray]:

@@ -224,7 +224,8 @@ def layers_vs_pls_loop(n_layers, n_stimuli, n_features, n_neuroids, baseline_lay
 
     from sklearn.exceptions import ConvergenceWarning
 
-    from analysis.predictivity import neural_predictivity, score_layers
+    from analysis.layer_mapping import score_layers
+    from analysis.predictivity import neural_predictivity
 
     layers, target = make_data(n_layers, n_stimuli, n_features, n_neuroids)
     names = list(layers)

@@ -1,4 +1,5 @@
-"""Shared test data: the stimulus sets, simulated populations and recordings several test files use.
+"""Shared test data: the stimulus sets, simulated populations and recordings several test files use,
+and factories of planted data (a linearly predicted recording, random rotations) for tests that draw their own.
 
 Each is built once per session (they take a second or more) and handed to every test as a
 deep copy, so a test that changes its copy cannot change what another test sees. All are
@@ -91,5 +92,47 @@ def repeated_recording():
             neuroid_coords={"region": ["V1"] * 2 + ["V2"] * (n_neur - 2)},
             attrs={"source": "test", "simulated": 1},
         )
+
+    return make
+
+
+@pytest.fixture
+def planted_linear_recording():
+    """Factory of a model layer and a recording it linearly predicts (predictivity, ceilings, layer mapping).
+
+    ``planted_linear_recording(rng, n_stim=60, n_rep=6, n_neur=12, p=80, noise=1.5, shuffle=True)``
+    → ``(source, target)``. Planted: rates = X W / √p of the source features X (Gaussian X, W),
+    Gaussian trial noise of s.d. ``noise``, ``n_rep`` repetitions; stimulus ids in random order,
+    ``texture_type`` alternating texture/noise, target presentations shuffled unless ``shuffle=False``;
+    region V1, labelled simulated. Draws from ``rng`` in a fixed order, so a seed gives one data set.
+    """
+    from analysis.assemblies import make_assembly
+
+    def make(rng, n_stim=60, n_rep=6, n_neur=12, p=80, noise=1.5, shuffle=True):
+        X = rng.normal(size=(n_stim, p))
+        rates = X @ rng.normal(size=(p, n_neur)) / np.sqrt(p)
+        ids = np.array([f"im{i:03d}" for i in rng.permutation(n_stim)])
+        ttype = np.array(["texture", "noise"])[np.arange(n_stim) % 2]
+        source = make_assembly(X.astype(np.float32), stimulus_id=ids, presentation_coords={"texture_type": ttype})
+        Y = np.repeat(rates, n_rep, 0) + noise * rng.normal(size=(n_stim * n_rep, n_neur))
+        sid, reps, tt = np.repeat(ids, n_rep), np.tile(np.arange(n_rep), n_stim), np.repeat(ttype, n_rep)
+        order = rng.permutation(len(sid)) if shuffle else np.arange(len(sid))
+        target = make_assembly(Y[order], stimulus_id=sid[order],
+                               presentation_coords={"repetition": reps[order], "texture_type": tt[order]},
+                               neuroid_coords={"region": ["V1"] * n_neur}, attrs={"simulated": 1})
+        return source, target
+
+    return make
+
+
+@pytest.fixture
+def random_orthogonal():
+    """Factory of random rotations for invariance tests: ``random_orthogonal(rng, p)`` → (p, p) orthogonal matrix.
+
+    QR of a Gaussian matrix with the signs of R's diagonal moved into Q (Haar-distributed; Mezzadri 2007).
+    """
+    def make(rng, p):
+        q, r = np.linalg.qr(rng.normal(size=(p, p)))
+        return q * np.sign(np.diag(r))
 
     return make

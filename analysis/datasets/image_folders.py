@@ -15,7 +15,7 @@ def _read_images(paths, size: int, color: str | None = None) -> np.ndarray:
     """Read, centre-crop and resample images to ``(n, C, size, size)``; RGB kept unless ``color``."""
     from skimage.io import imread
 
-    from analysis.stimuli import as_image, convert_color, resize_square
+    from analysis.images import as_image, convert_color, resize_square
 
     images = [as_image(imread(p), str(p), color) for p in paths]
     if any(im.shape[0] == 3 for im in images):  # a set that mixes gray and RGB is RGB

@@ -17,8 +17,8 @@ def plot_layer_scores(result, ax=None):
 
     Parameters
     ----------
-    result : analysis.predictivity.LayerScores
-        From :func:`analysis.predictivity.score_layers`.
+    result : analysis.layer_mapping.LayerScores
+        From :func:`analysis.layer_mapping.score_layers`.
     ax : matplotlib Axes, optional
 
     Returns
@@ -28,7 +28,7 @@ def plot_layer_scores(result, ax=None):
     Examples
     --------
     >>> import numpy as np, pandas as pd
-    >>> from analysis.predictivity import LayerScores
+    >>> from analysis.layer_mapping import LayerScores
     >>> table = pd.DataFrame({"region": ["V1", "V1"], "layer": ["a", "b"], "layer_index": [0, 1],
     ...                       "score": [0.2, 0.4], "error": [0.02, 0.03], "regression": "ridge"})
     >>> ax = plot_layer_scores(LayerScores(table, pd.DataFrame(), {"V1": "b"}, pd.DataFrame()))

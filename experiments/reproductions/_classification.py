@@ -19,7 +19,8 @@ TRAIN_FRACTION = 0.7
 
 def labelled_patches(cfg: dict, seed: int):
     """(train images, train labels, test StimulusSet, class names) from bundled images."""
-    from analysis.stimuli import StimulusSet, bundled_images
+    from analysis.bundled import bundled_images
+    from analysis.stimuli import StimulusSet
 
     src = bundled_images(cfg.get("classes"), size=cfg.get("source_size", 256))
     imgs = src.load_images()[:, 0]

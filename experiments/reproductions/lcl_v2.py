@@ -210,7 +210,8 @@ def _training_summary(run: Run, cfg: dict) -> dict:
 
 def _by_stage(run: Run, cfg: dict, device, full_cfg: dict) -> dict:
     from analysis.capacity import manifold_capacity
-    from analysis.predictivity import ceiled_score, score_layers
+    from analysis.ceilings import ceiled_score
+    from analysis.layer_mapping import score_layers
     from .texture_measures import measure_layers
 
     acts = S.load_activations(run)

@@ -211,7 +211,7 @@ def recordings_stage(run: Run, cfg: dict) -> dict:
         )
         source = "simulated"
     assemblies.save(recording, run.path("recordings.nc"))
-    from analysis.predictivity import internal_consistency
+    from analysis.ceilings import internal_consistency
 
     metrics, rows = [], []
     for region, sub in by_region(recording).items():

@@ -317,7 +317,8 @@ def _modulation(run: Run, cfg: dict, device) -> dict:
 
 def _predictivity(run: Run, cfg: dict, device) -> dict:
     from analysis.assemblies import average_repetitions
-    from analysis.predictivity import ceiled_score, score_layers
+    from analysis.ceilings import ceiled_score
+    from analysis.layer_mapping import score_layers
     from analysis.rsa import compare_rdms, rdm
 
     acts = S.load_activations(run)

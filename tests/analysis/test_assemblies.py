@@ -196,6 +196,7 @@ def test_failure_mid_write_keeps_previous_file(tmp_path, monkeypatch, repeated_r
     assert [p.name for p in tmp_path.iterdir()] == ["a.nc"]
 
 
+@pytest.mark.timeout(180)  # the writer reaches the rename in seconds; a hang fails here
 def test_killed_writer_never_leaves_partial_file(tmp_path, repeated_recording):
     """SIGKILL a writer process after its temp file exists and before its rename."""
     path = tmp_path / "a.nc"
@@ -216,10 +217,8 @@ def test_killed_writer_never_leaves_partial_file(tmp_path, repeated_recording):
     """)
     proc = subprocess.Popen([sys.executable, "-c", script], env={**os.environ, "OMP_NUM_THREADS": "1"})
     try:
-        deadline = time.monotonic() + 120
-        while not (tmp_path / "ready").exists():
+        while not (tmp_path / "ready").exists():  # a writer that never gets there: the test's timeout
             assert proc.poll() is None, "writer exited before reaching the rename"
-            assert time.monotonic() < deadline, "writer did not reach the rename in time"
             time.sleep(0.05)
         temps = [p for p in tmp_path.iterdir() if p.name.startswith(".a.nc.")]
         assert len(temps) == 1  # the data went to a temporary file, not to a.nc

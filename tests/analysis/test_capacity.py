@@ -1,4 +1,6 @@
-"""Known-answer tests of the mean-field manifold capacity and the simulated capacity.
+"""Known-answer tests of the mean-field manifold capacity (analysis.capacity), against closed forms and the
+simulated capacity, and of the batched NNQP of its anchor points (analysis._nnqp). The simulation itself:
+test_capacity_simulation.py.
 
 References: Gardner 1988 / Cover 1965 (points), Chung, Lee & Sompolinsky 2016
 (PRE 93, 060301; balls/spheres, quadrature below) and 2018 (PRX 8, 031003).
@@ -16,13 +18,8 @@ from analysis._manifolds import anchor_points
 from analysis._nnqp import batched_nonnegative_qp
 from analysis._stiefel import center_subspace
 from analysis.assemblies import make_assembly
-from analysis.capacity import (
-    linearly_separable,
-    manifold_capacity,
-    manifold_geometry_by_layer,
-    manifold_geometry_by_region,
-    simulated_capacity,
-)
+from analysis.capacity import manifold_capacity, manifold_geometry_by_layer, manifold_geometry_by_region
+from analysis.capacity_simulation import simulated_capacity
 from analysis.plot.manifolds import plot_geometry_by_layer
 
 
@@ -203,25 +200,6 @@ def test_gaussian_clouds_mean_field_matches_simulation():
     assert mft.capacity == pytest.approx(sim.capacity, rel=0.06)
 
 
-def test_simulated_capacity_of_points_near_two():
-    rng = np.random.default_rng(7)
-    pts = [rng.standard_normal((1, 200)) for _ in range(60)]
-    sim = simulated_capacity(pts, n_rep=30, seed=0)
-    # Cover: P points with bias are separable with probability ½ at n + 1 ≈ P/2
-    assert sim.capacity_bias_corrected == pytest.approx(2.0, rel=0.1)
-    assert sim.capacity == pytest.approx(60 / 29, rel=0.1)
-    assert set(sim.to_dataframe().columns) >= {"n", "fraction", "n_c", "capacity"}
-
-
-def test_linear_separability_exact():
-    xor = np.array([[0.0, 0.0], [1.0, 1.0], [0.0, 1.0], [1.0, 0.0]])
-    assert not linearly_separable(xor, np.array([1, 1, -1, -1]))
-    rng = np.random.default_rng(8)
-    X = rng.standard_normal((200, 5))
-    w = rng.standard_normal(5)
-    assert linearly_separable(X, np.sign(X @ w + 0.3))
-
-
 # ----------------------------------------------------------------------------- center correlations
 def test_center_correlation_and_planted_common_direction():
     rng = np.random.default_rng(9)
@@ -248,6 +226,7 @@ def test_center_correlation_and_planted_common_direction():
 
 # ----------------------------------------------------------------------------- invariances
 def _clouds(rng, P=8, M=10, N=30):
+    """Planted: P Gaussian point clouds (M points, s.d. 0.3 per axis) around Gaussian centres in N dimensions."""
     C = rng.standard_normal((P, N))
     return {f"m{i}": c + 0.3 * rng.standard_normal((M, N)) for i, c in enumerate(C)}
 
@@ -330,6 +309,7 @@ def test_center_at_global_mean_is_refused():
 
 # ----------------------------------------------------------------------------- tables and figures
 def _layer_assemblies(rng):
+    """Planted: 5 families × 6 samples around Gaussian centres; conv1 noisier (s.d. 1.0) than conv2 (0.3)."""
     labels = np.repeat(["a", "b", "c", "d", "e"], 6)
     out = {}
     for layer, noise in [("conv1", 1.0), ("conv2", 0.3)]:

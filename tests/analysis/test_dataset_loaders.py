@@ -104,7 +104,7 @@ def _png(path, array):
 
 
 def test_image_folder_loader(tmp_path):
-    from analysis.stimuli import resize_square
+    from analysis.images import resize_square
 
     rng = np.random.default_rng(0)
     written = {}

@@ -7,9 +7,11 @@ import torch
 from analysis._display import MAX_ROWS, format_value, html_summary
 from analysis.alignment import manifold_alignment
 from analysis.assemblies import average_repetitions
-from analysis.capacity import SimulatedCapacityResult, manifold_capacity
+from analysis.capacity import manifold_capacity
+from analysis.capacity_simulation import SimulatedCapacityResult
 from analysis.flows.components import local_components
-from analysis.predictivity import neural_predictivity, score_layers
+from analysis.layer_mapping import score_layers
+from analysis.predictivity import neural_predictivity
 
 
 def _clouds(P=12, M=10, N=30, seed=0):

@@ -1,10 +1,14 @@
-"""Neural predictivity and ceilings: Brain-Score's procedure, closed forms, planted truths."""
+"""Neural predictivity (analysis.predictivity) and its regressions (analysis._regression, _ridge, _pls, _gram):
+Brain-Score's procedure, closed forms, scikit-learn, planted truths.
+
+Ceilings: test_ceilings.py; layer mapping: test_layer_mapping.py. Planted data: ``planted_linear_recording``
+(tests/conftest.py).
+"""
 import json
 import subprocess
 import sys
 from pathlib import Path
 
-import matplotlib
 import numpy as np
 import pytest
 import scipy.stats
@@ -13,36 +17,14 @@ from sklearn.cross_decomposition import PLSRegression
 from sklearn.linear_model import LinearRegression, Ridge, RidgeCV
 from sklearn.model_selection import StratifiedShuffleSplit
 
-from analysis._regression import LinearPath, RidgePath, pearson_columns
+from analysis._regression import LinearPath
+from analysis._ridge import RidgePath
 from analysis.assemblies import average_repetitions, make_assembly, save
-from analysis.predictivity import (
-    ceiled_score,
-    internal_consistency,
-    neural_predictivity,
-    score_files,
-    score_layers,
-)
-
-matplotlib.use("Agg")
-import matplotlib.pyplot  # noqa: E402  (the figures below)
+from analysis.ceilings import internal_consistency
+from analysis.layer_mapping import score_layers
+from analysis.predictivity import neural_predictivity, score_files
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def _recording(rng, n_stim=60, n_rep=6, n_neur=12, p=80, noise=1.5, shuffle=True):
-    """Planted linear population: rates = X W / sqrt(p), Gaussian trial noise."""
-    X = rng.normal(size=(n_stim, p))
-    rates = X @ rng.normal(size=(p, n_neur)) / np.sqrt(p)
-    ids = np.array([f"im{i:03d}" for i in rng.permutation(n_stim)])
-    ttype = np.array(["texture", "noise"])[np.arange(n_stim) % 2]
-    source = make_assembly(X.astype(np.float32), stimulus_id=ids, presentation_coords={"texture_type": ttype})
-    Y = np.repeat(rates, n_rep, 0) + noise * rng.normal(size=(n_stim * n_rep, n_neur))
-    sid, reps, tt = np.repeat(ids, n_rep), np.tile(np.arange(n_rep), n_stim), np.repeat(ttype, n_rep)
-    order = rng.permutation(len(sid)) if shuffle else np.arange(len(sid))
-    target = make_assembly(Y[order], stimulus_id=sid[order],
-                           presentation_coords={"repetition": reps[order], "texture_type": tt[order]},
-                           neuroid_coords={"region": ["V1"] * n_neur}, attrs={"simulated": 1})
-    return source, target
 
 
 def _brainscore_pls_reference(source, target, strat_coord):
@@ -72,34 +54,15 @@ def _brainscore_pls_reference(source, target, strat_coord):
     return medians.mean(), medians.std() / np.sqrt(len(medians)), medians
 
 
-def _brainscore_ceiling_reference(target):
-    """Brain-Score's internal_consistency transcribed: ShuffleSplit(0.5, rs=1) over unique
-    repetitions, per-half means, scipy pearsonr per neuroid, Spearman-Brown, median, mean."""
-    from sklearn.model_selection import ShuffleSplit
-
-    reps = np.unique(target["repetition"].values)
-    df = target.to_pandas()
-    df.index = target["stimulus_id"].values
-    rep = target["repetition"].values
-    medians = []
-    for a, b in ShuffleSplit(10, train_size=0.5, test_size=None, random_state=1).split(np.zeros(len(reps))):
-        h1 = df[np.isin(rep, reps[a])].groupby(level=0).mean().sort_index().to_numpy()
-        h2 = df[np.isin(rep, reps[b])].groupby(level=0).mean().sort_index().to_numpy()
-        r = np.array([scipy.stats.pearsonr(h1[:, j], h2[:, j])[0] for j in range(h1.shape[1])])
-        medians.append(np.median(2 * r / (1 + r)))
-    medians = np.array(medians)
-    return medians.mean(), medians.std() / np.sqrt(len(medians))
-
-
 @pytest.mark.parametrize("dtype, tol", [(np.float32, 1e-7), (np.float64, 1e-10)])
-def test_pls_reproduces_brainscore_procedure(dtype, tol):
+def test_pls_reproduces_brainscore_procedure(dtype, tol, planted_linear_recording):
     """The kernel PLS path equals scikit-learn's NIPALS PLS per split (issue 18: to 1e-6).
 
     scikit-learn fits in float64 but predicts float32 inputs in float32 (its centring is
     in place), hence the looser tolerance for float32 features.
     """
     rng = np.random.default_rng(0)
-    source, target = _recording(rng)
+    source, target = planted_linear_recording(rng)
     source = source.astype(dtype)
     ref_score, ref_error, ref_splits = _brainscore_pls_reference(source, target, "texture_type")
     res = neural_predictivity(source, target, regression="pls", stratify_on="texture_type", progress=False)
@@ -113,70 +76,6 @@ def test_pls_reproduces_brainscore_procedure(dtype, tol):
     avg = avg.isel(presentation=np.argsort(avg["stimulus_id"].values))
     res2 = neural_predictivity(source, avg, stratify_on="texture_type", progress=False)
     assert res2.score == pytest.approx(res.score, abs=1e-12)
-
-
-def test_ceiling_reproduces_brainscore_procedure_and_closed_form():
-    rng = np.random.default_rng(1)
-    source, target = _recording(rng, noise=1.5)
-    c = internal_consistency(target)
-    ref, ref_err = _brainscore_ceiling_reference(target)
-    assert float(c) == pytest.approx(ref, abs=1e-12)
-    assert c.error == pytest.approx(ref_err, abs=1e-12)
-    assert c.raw.shape == (10, 12) and len(c.values) == 10
-    # closed form: reliability of a mean over R trials = s² / (s² + σ²/R)
-    rng = np.random.default_rng(2)
-    n_stim, R, sigma = 300, 8, 2.0
-    signal = rng.normal(size=(n_stim, 30))
-    values = np.repeat(signal, R, 0) + sigma * rng.normal(size=(n_stim * R, 30))
-    rec = make_assembly(values, stimulus_id=np.repeat([f"s{i}" for i in range(n_stim)], R),
-                        presentation_coords={"repetition": np.tile(np.arange(R), n_stim)})
-    assert float(internal_consistency(rec)) == pytest.approx(1 / (1 + sigma**2 / R), abs=0.03)
-
-
-def test_ceiled_score_is_r_squared_over_ceiling():
-    rng = np.random.default_rng(3)
-    source, target = _recording(rng)
-    res = neural_predictivity(source, target, stratify_on="texture_type", progress=False)
-    c = internal_consistency(target)
-    cs = ceiled_score(res, c)
-    assert float(cs) == pytest.approx(res.score**2 / float(c), rel=1e-12)
-    assert cs.error == pytest.approx(res.error)  # Brain-Score carries the raw error over
-    assert float(ceiled_score(0.5, 0.8)) == pytest.approx(0.3125)
-    with pytest.raises(ValueError, match="positive"):
-        ceiled_score(0.5, -0.1)
-
-
-def _smooth_images(rng, n, size=32):
-    from scipy.ndimage import gaussian_filter
-
-    imgs = rng.random((n, size, size))
-    return np.stack([np.clip(0.5 + 2 * (gaussian_filter(im, 1.0) - 0.5), 0, 1) for im in imgs])
-
-
-def test_simulated_population_ceiling_ground_truth_and_random_features():
-    from analysis.simulate import SimulatedPopulation
-    from analysis.stimuli import StimulusSet
-
-    rng = np.random.default_rng(0)
-    n = 80
-    stim = StimulusSet.from_images(_smooth_images(rng, n))
-    pop = SimulatedPopulation({"V1": 10, "V2": 10}, image_size=32, seed=0)
-    rates = pop.rates(stim)
-    truth = make_assembly(rates, stimulus_id=stim.stimulus_ids)
-    ceilings = []
-    for noise in (0.5, 2.0, 8.0):
-        rec = pop.record(stim, n_repetitions=10, noise=noise, seed=1)
-        ceilings.append(float(internal_consistency(rec)))
-    assert ceilings[0] > ceilings[1] > ceilings[2] > 0  # more trial noise, lower ceiling
-    rec = pop.record(stim, n_repetitions=10, noise=2.0, seed=1)
-    c = internal_consistency(rec)
-    # the generator itself explains what is explainable: r_j² / ceiling_j ≈ 1 per neuroid
-    r = pearson_columns(rates, average_repetitions(rec).values)
-    assert np.median(r**2 / c.raw.mean("split").values) == pytest.approx(1.0, abs=0.1)
-    fitted = ceiled_score(neural_predictivity(truth, rec, regression="ridge", progress=False), c)
-    assert 0.7 < float(fitted) < 1.15
-    noise_features = make_assembly(rng.normal(size=(n, 50)), stimulus_id=stim.stimulus_ids)
-    assert abs(neural_predictivity(noise_features, rec, regression="ridge", progress=False).score) < 0.12
 
 
 def test_ridge_loo_equals_sklearn_ridgecv():
@@ -245,9 +144,9 @@ def test_planted_signal_to_noise_gives_the_expected_r(regression):
         assert res.alphas.shape == (10, m) and "alpha" in df.columns
 
 
-def test_float32_ridge_matches_float64():
+def test_float32_ridge_matches_float64(planted_linear_recording):
     rng = np.random.default_rng(8)
-    source, target = _recording(rng)
+    source, target = planted_linear_recording(rng)
     r32 = neural_predictivity(source, target, regression="ridge", progress=False)
     r64 = neural_predictivity(source.astype(np.float64), target, regression="ridge", progress=False)
     assert r32.score == pytest.approx(r64.score, abs=1e-4)
@@ -255,87 +154,18 @@ def test_float32_ridge_matches_float64():
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 @pytest.mark.parametrize("regression", ["ridge", "linear"])
-def test_ridge_and_linear_on_cuda_match_cpu(regression):
+def test_ridge_and_linear_on_cuda_match_cpu(regression, planted_linear_recording):
     rng = np.random.default_rng(14)
-    source, target = _recording(rng)
+    source, target = planted_linear_recording(rng)
     cpu = neural_predictivity(source, target, regression=regression, progress=False)
     gpu = neural_predictivity(source, target, regression=regression, device="cuda", progress=False)
     np.testing.assert_allclose(gpu.per_neuroid.values, cpu.per_neuroid.values, atol=1e-4)
 
 
-def _layers(rng, n=60):
-    """Layer 'a' drives V1, layer 'b' drives V2, 'c' is noise."""
-    ids = [f"s{i}" for i in range(n)]
-    feats = {name: rng.normal(size=(n, 30)) for name in "abc"}
-    v1 = feats["a"][:, :6] @ rng.normal(size=(6, 5)) + 0.8 * rng.normal(size=(n, 5))
-    v2 = feats["b"][:, :6] @ rng.normal(size=(6, 5)) + 0.8 * rng.normal(size=(n, 5))
-    target = make_assembly(np.hstack([v1, v2]), stimulus_id=ids,
-                           neuroid_coords={"region": ["V1"] * 5 + ["V2"] * 5})
-    layers = {k: make_assembly(v, stimulus_id=ids, neuroid_coords={"layer": [k] * 30})
-              for k, v in feats.items()}
-    return layers, target
-
-
-def test_score_layers_finds_planted_layers_and_plots():
-    rng = np.random.default_rng(9)
-    layers, target = _layers(rng)
-    res = score_layers(layers, target, regression="ridge", n_splits=5, progress=False)
-    assert res.best_layers == {"V1": "a", "V2": "b"}
-    summary = res.summary.set_index("region")
-    table = res.to_dataframe().set_index(["region", "layer"])
-    assert summary.loc["V1", "score"] > 0.6
-    assert table.loc[("V1", "c"), "score"] < 0.3
-    assert table.loc[("V1", "a"), "selected"] == 1.0
-    before = dict(matplotlib.rcParams)
-    fig, given = matplotlib.pyplot.subplots()
-    ax = res.plot(ax=given)
-    assert ax is given and "layer" in ax.get_xlabel() and "Pearson r" in ax.get_ylabel()
-    assert len(ax.lines) >= 4  # two regions: error bars and best-layer stars
-    assert dict(matplotlib.rcParams) == before  # the user's global style is left alone
-    matplotlib.pyplot.close(fig)
-    # one assembly with a 'layer' coord works the same way
-    import xarray as xr
-
-    stacked = xr.concat(list(layers.values()), dim="neuroid")
-    res2 = score_layers(stacked, target, regression="ridge", n_splits=5, progress=False)
-    assert res2.best_layers == res.best_layers
-
-
-@pytest.mark.parametrize("regression", ["ridge", "pls"])
-def test_score_layers_table_equals_per_region_predictivity(regression):
-    rng = np.random.default_rng(13)
-    layers, target = _layers(rng)
-    layers = {k: layers[k] for k in ("a", "c")}
-    res = score_layers(layers, target, regression=regression, n_splits=3, n_inner_splits=1, progress=False)
-    table = res.table.set_index(["region", "layer"])
-    for region in ("V1", "V2"):
-        sub = target.isel(neuroid=np.flatnonzero(target["region"].values == region))
-        for name in ("a", "c"):
-            single = neural_predictivity(layers[name], sub, regression=regression, n_splits=3, progress=False)
-            assert table.loc[(region, name), "score"] == pytest.approx(single.score, abs=1e-10)
-            assert table.loc[(region, name), "error"] == pytest.approx(single.error, abs=1e-10)
-
-
-def test_layer_selection_never_sees_the_test_stimuli():
-    rng = np.random.default_rng(10)
-    layers, target = _layers(rng)
-    base = score_layers(layers, target, regression="ridge", n_splits=3, progress=False)
-    # make layer 'c' predict V1 perfectly on the held-out stimuli of outer split 0 only
-    from analysis._splits import shuffle_splits
-
-    _, test0 = shuffle_splits(60, None, 3, 0.9, 1)[0]
-    values = target.values.copy()
-    values[test0, :5] = layers["c"].values[test0, :5]
-    hacked = target.copy(data=values)
-    after = score_layers(layers, hacked, regression="ridge", n_splits=3, progress=False)
-    pick = lambda r: r.choices.set_index(["region", "split"])["layer"]
-    assert (pick(after) == pick(base)).all()  # the choice of split 0 ignores its test targets
-
-
 @pytest.mark.slow  # a fresh interpreter imports torch/xarray: seconds on a busy machine
-def test_score_files_from_a_subprocess(tmp_path):
+def test_score_files_from_a_subprocess(tmp_path, planted_linear_recording):
     rng = np.random.default_rng(11)
-    source, target = _recording(rng, n_stim=40, n_neur=6)
+    source, target = planted_linear_recording(rng, n_stim=40, n_neur=6)
     save(source, tmp_path / "src.nc")
     save(target, tmp_path / "tgt.nc")
     here = score_files(tmp_path / "src.nc", tmp_path / "tgt.nc", regression="ridge", stratify_on="texture_type")
@@ -351,9 +181,9 @@ def test_score_files_from_a_subprocess(tmp_path):
     assert there["simulated"] is True
 
 
-def test_errors_are_clear():
+def test_errors_are_clear(planted_linear_recording):
     rng = np.random.default_rng(12)
-    source, target = _recording(rng, n_stim=30, n_neur=4)
+    source, target = planted_linear_recording(rng, n_stim=30, n_neur=4)
     with pytest.raises(ValueError, match="unknown regression"):
         neural_predictivity(source, target, regression="lasso")
     with pytest.raises(ValueError, match="needs the presentation coord 'object_name'.*cannot stratify on 'object_name'"):
@@ -376,7 +206,7 @@ def test_errors_are_clear():
 def test_batched_pls_equals_sklearn_pls(n, p, q, k):
     """Kernel PLS = scikit-learn's NIPALS PLSRegression(scale=False): predictions and iteration counts
     (q < n and q >= n take different iteration spaces)."""
-    from analysis.predictivity import BatchedPLS
+    from analysis import BatchedPLS
 
     rng = np.random.default_rng(n + q)
     X = rng.normal(size=(n, p))
@@ -389,13 +219,13 @@ def test_batched_pls_equals_sklearn_pls(n, p, q, k):
     assert ours.coef_.shape == (q, p)
 
 
-def test_any_sklearn_regressor_and_the_batched_estimators():
+def test_any_sklearn_regressor_and_the_batched_estimators(planted_linear_recording):
     from sklearn.base import clone
 
-    from analysis.predictivity import BatchedPLS, BatchedRidge
+    from analysis import BatchedPLS, BatchedRidge
 
     rng = np.random.default_rng(4)
-    source, target = _recording(rng)
+    source, target = planted_linear_recording(rng)
     ridge_cv = RidgeCV(alphas=np.logspace(-2, 4, 13), alpha_per_target=True)
     sk = neural_predictivity(source, target, regression=ridge_cv, progress=False)
     assert "RidgeCV" in sk.regression
@@ -420,9 +250,9 @@ def test_any_sklearn_regressor_and_the_batched_estimators():
         neural_predictivity(source, target, regression=object(), progress=False)
 
 
-def test_no_silent_nan_in_predictivity():
+def test_no_silent_nan_in_predictivity(planted_linear_recording):
     rng = np.random.default_rng(5)
-    source, target = _recording(rng, n_stim=60)
+    source, target = planted_linear_recording(rng, n_stim=60)
     few_s = source.isel(presentation=slice(0, 8))
     few_ids = set(few_s["stimulus_id"].values)
     few_t = target.isel(presentation=[i for i, s in enumerate(target["stimulus_id"].values) if s in few_ids])
@@ -442,34 +272,11 @@ def test_no_silent_nan_in_predictivity():
         score_layers({"a": source}, dead, n_splits=3, progress=False)
 
 
-def test_ceiling_conventions():
-    assert float(ceiled_score(0.5, 0.8, convention="r2/c")) == pytest.approx(0.5**2 / 0.8)
-    cs = ceiled_score(0.5, 0.8, convention="(r/c)^2")
-    assert float(cs) == pytest.approx((0.5 / 0.8) ** 2) and cs.attrs["convention"] == "(r/c)^2"
-    assert ceiled_score(0.5, 0.8).attrs["convention"] == "r2/c"
-    with pytest.raises(ValueError, match="convention"):
-        ceiled_score(0.5, 0.8, convention="r/c")
-
-
-def test_layer_scores_ceiled_uses_each_regions_own_ceiling():
-    rng = np.random.default_rng(9)
-    source, target = _recording(rng)
-    target = target.assign_coords(region=("neuroid", ["V1"] * 4 + ["V2"] * 8))
-    res = score_layers({"a": source}, target, regression="ridge", n_splits=3, progress=False)
-    table = res.ceiled(target, convention="(r/c)^2").set_index("region")
-    for reg in ("V1", "V2"):
-        sub = target.isel(neuroid=np.flatnonzero(target["region"].values == reg))
-        c = float(internal_consistency(sub))
-        assert table.loc[reg, "ceiling"] == pytest.approx(c)
-        assert table.loc[reg, "ceiled_score"] == pytest.approx((table.loc[reg, "score"] / c) ** 2)
-        assert table.loc[reg, "convention"] == "(r/c)^2"
-
-
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_centred_gram_by_blocks_equals_the_gram_of_centred_features(dtype):
     """The block-wise Gram (no float64 or centred copy of X) equals (X − μ)(X − μ)ᵀ computed at once in
     float64, also when the block size does not divide the number of features."""
-    from analysis._regression import centred_gram
+    from analysis._gram import centred_gram
 
     rng = np.random.default_rng(5)
     X = (3.0 + rng.normal(size=(37, 1000))).astype(dtype)

@@ -1,12 +1,15 @@
-"""RSA and CKA checked against rsatoolbox 0.3.2, closed forms and invariances."""
+"""RSA (analysis.rsa): RDMs and their comparison checked against rsatoolbox 0.3.2, closed forms and invariances.
+
+Noise ceilings and bootstrap: test_rsa_inference.py; CKA: test_cka.py.
+"""
 import numpy as np
 import pytest
 import rsatoolbox as rt
 import torch
 
 from analysis.assemblies import make_assembly
-from analysis.cka import cka
-from analysis.rsa import bootstrap, compare_rdms, noise_ceiling, rdm
+from analysis.rsa import compare_rdms, rdm
+from analysis.rsa_inference import noise_ceiling
 
 pytestmark = [
     # rsatoolbox warns that its tau-a noise ceiling pools averaged ranks (a note, not a fault)
@@ -20,12 +23,8 @@ OURS_TO_RT = {"spearman": "spearman", "tau_a": "tau-a", "cosine": "cosine", "pea
               "corr_cov": "corr_cov", "cosine_cov": "cosine_cov"}
 
 
-def _orthogonal(rng, p):
-    q, r = np.linalg.qr(rng.normal(size=(p, p)))
-    return q * np.sign(np.diag(r))
-
-
 def _repeated_assembly(rng, n=9, p=15, reps=4):
+    """Planted: n Gaussian patterns, each repeated `reps` times with Gaussian noise (s.d. 0.7); ids in random order."""
     base = rng.normal(size=(n, p))
     ids = np.array([f"s{i}" for i in rng.permutation(n)])
     values = np.repeat(base, reps, 0) + 0.7 * rng.normal(size=(n * reps, p))
@@ -107,11 +106,11 @@ def test_crossnobis_is_unbiased():
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_rotation_invariance_euclidean_mahalanobis(seed):
+def test_rotation_invariance_euclidean_mahalanobis(seed, random_orthogonal):
     rng = np.random.default_rng(seed)
     n, p = 10, 12
     x = rng.normal(size=(n, p))
-    q = _orthogonal(rng, p)
+    q = random_orthogonal(rng, p)
     np.testing.assert_allclose(rdm(x @ q, "euclidean").values, rdm(x, "euclidean").values, atol=1e-12)
     resid = rng.normal(size=(80, p)) @ rng.normal(size=(p, p))
     prec = np.linalg.inv(np.cov(resid.T))
@@ -128,108 +127,6 @@ def test_correlation_distance_invariant_to_per_condition_affine(seed):
     shift = rng.normal(size=(8, 1)) * 10
     np.testing.assert_allclose(rdm(scale * x + shift, "correlation").values,
                                rdm(x, "correlation").values, atol=1e-12)
-
-
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_cka_invariances(seed):
-    rng = np.random.default_rng(seed)
-    x = rng.normal(size=(30, 10))
-    y = np.tanh(x @ rng.normal(size=(10, 8))) + 0.3 * rng.normal(size=(30, 8))
-    q = _orthogonal(rng, 8)
-    base = cka(x, y)
-    assert 0 < base < 1
-    assert cka(x, 3.7 * y @ q) == pytest.approx(base, abs=1e-12)
-    assert cka(x, y + 5.0) == pytest.approx(base, abs=1e-12)  # centring
-    assert cka(x, x @ _orthogonal(rng, 10)) == pytest.approx(1.0, abs=1e-12)
-    rb = cka(x, y, kernel="rbf")
-    assert cka(x, 2.5 * y @ q, kernel="rbf") == pytest.approx(rb, abs=1e-12)  # median heuristic scales
-    db = cka(x, y, debiased=True)
-    assert cka(x, 3.7 * y @ q, debiased=True) == pytest.approx(db, abs=1e-12)
-
-
-def test_linear_cka_closed_forms():
-    rng = np.random.default_rng(7)
-    n = 25
-    x = rng.normal(size=(n, 6))
-    y = x[:, :3] @ rng.normal(size=(3, 4)) + rng.normal(size=(n, 4))
-    xc, yc = x - x.mean(0), y - y.mean(0)
-    feature_form = np.linalg.norm(yc.T @ xc) ** 2 / (np.linalg.norm(xc.T @ xc) * np.linalg.norm(yc.T @ yc))
-    assert cka(x, y) == pytest.approx(feature_form, abs=1e-12)
-
-    def hsic_unbiased(k, l):  # Song et al. (2012), eq. 5
-        k, l = k.copy(), l.copy()
-        np.fill_diagonal(k, 0)
-        np.fill_diagonal(l, 0)
-        one = np.ones(n)
-        return (np.trace(k @ l) + (one @ k @ one) * (one @ l @ one) / ((n - 1) * (n - 2))
-                - 2 / (n - 2) * one @ k @ l @ one) / (n * (n - 3))
-
-    kx, ky = x @ x.T, y @ y.T
-    song = hsic_unbiased(kx, ky) / np.sqrt(hsic_unbiased(kx, kx) * hsic_unbiased(ky, ky))
-    assert cka(x, y, debiased=True) == pytest.approx(song, abs=1e-12)
-    # a very wide RBF kernel linearises: exp(-d²/2σ²) ≈ 1 - d²/2σ² -> linear CKA
-    assert cka(x, y, kernel="rbf", sigma=1e4) == pytest.approx(cka(x, y), abs=1e-6)
-
-
-def test_cka_aligns_assemblies_by_stimulus():
-    rng = np.random.default_rng(8)
-    x = rng.normal(size=(12, 5))
-    ids = [f"s{i}" for i in range(12)]
-    a = make_assembly(x, stimulus_id=ids)
-    perm = rng.permutation(12)
-    b = make_assembly(x[perm] @ _orthogonal(rng, 5), stimulus_id=np.array(ids)[perm])
-    assert cka(a, b) == pytest.approx(1.0, abs=1e-12)
-
-
-@pytest.mark.parametrize("method", list(OURS_TO_RT))
-def test_noise_ceiling_equals_rsatoolbox(method):
-    rng = np.random.default_rng(9)
-    n, p = 10, 30
-    truth = rng.normal(size=(n, p))
-    subjects = np.repeat(np.arange(4), 2)  # 4 subjects x 2 sessions
-    datasets = [rt.data.Dataset(truth + 1.5 * rng.normal(size=(n, p))) for _ in subjects]
-    rdms = rt.rdm.calc_rdm(datasets, method="correlation")
-    rdms.rdm_descriptors["subject"] = subjects
-    lo, up = rt.inference.boot_noise_ceiling(rdms, method=OURS_TO_RT[method], rdm_descriptor="subject")
-    nc = noise_ceiling(rdms.get_matrices(), method, groups=subjects)
-    assert nc.lower == pytest.approx(lo, abs=1e-10)
-    assert nc.upper == pytest.approx(up, abs=1e-10)
-    assert nc.lower <= nc.upper
-    lo1, up1 = rt.inference.boot_noise_ceiling(rdms, method=OURS_TO_RT[method])
-    nc1 = noise_ceiling(list(rdms.get_matrices()), method)  # every RDM its own group
-    assert (nc1.lower, nc1.upper) == pytest.approx((lo1, up1), abs=1e-10)
-
-
-@pytest.mark.parametrize("method", ["spearman", "tau_a", "cosine", "pearson"])
-def test_bootstrap_samples_equal_rsatoolbox_subsampling(method):
-    rng = np.random.default_rng(10)
-    n = 12
-    a = rdm(rng.normal(size=(n, 20)), "euclidean")
-    b = rdm(rng.normal(size=(n, 20)), "euclidean")
-    res = bootstrap(a, b, method, n_bootstrap=20, seed=1)
-    ra, rb = rt.rdm.RDMs(a.values[None]), rt.rdm.RDMs(b.values[None])
-    for k in range(5):
-        idx = res.indices[k]
-        ref = rt.rdm.compare(ra.subsample_pattern("index", idx), rb.subsample_pattern("index", idx),
-                             OURS_TO_RT[method])[0, 0]
-        assert res.samples[k] == pytest.approx(ref, abs=1e-10)
-    assert res.estimate == pytest.approx(compare_rdms(a, b, method))
-    assert res.ci[0] <= res.ci[1]
-
-
-def test_bootstrap_identical_and_cka():
-    rng = np.random.default_rng(11)
-    x = rng.normal(size=(15, 8))
-    d = rdm(x, "correlation")
-    res = bootstrap(d, d, "pearson", n_bootstrap=50)
-    np.testing.assert_allclose(res.samples, 1.0, atol=1e-12)
-    assert res.ci == pytest.approx((1.0, 1.0))
-    rc = bootstrap(x, x @ _orthogonal(rng, 8), "cka", n_bootstrap=30)
-    np.testing.assert_allclose(rc.samples, 1.0, atol=1e-10)
-    # bootstrap of a noisy relation: the interval brackets the full-sample estimate
-    y = x[:, :2] + rng.normal(size=(15, 2))
-    rn = bootstrap(x, y, "cka", n_bootstrap=200, seed=3)
-    assert rn.ci[0] < rn.estimate < rn.ci[1] and rn.se > 0
 
 
 def test_batched_torch_input_matches_single():

@@ -9,26 +9,6 @@ import pytest
 from analysis.stimuli import StimulusSet
 
 
-def test_names_of_the_split_modules_stay_importable_from_stimuli():
-    import analysis.bundled
-    import analysis.images
-    import analysis.stimuli
-
-    moved = {analysis.images: ["as_image", "as_gray_image", "convert_color", "rgb_to_luminance",
-                               "check_image_size", "resize_square"],
-             analysis.bundled: ["bundled_images", "bundled_textures", "NATURAL_IMAGES", "TEXTURE_SOURCES",
-                                "DEFAULT_TEXTURES"]}
-    for module, names in moved.items():
-        for name in names:
-            assert getattr(analysis.stimuli, name) is getattr(module, name)
-    from analysis.stimuli import bundled_textures  # the lazy re-export, as users write it
-
-    assert bundled_textures is analysis.bundled.bundled_textures
-
-    with pytest.raises(AttributeError, match="no attribute 'nope'"):
-        analysis.stimuli.nope
-
-
 def test_stimulus_set_checks_its_input():
     table = pd.DataFrame({"stimulus_id": ["a", "b"]})
     with pytest.raises(ValueError, match="stimulus_id"):

@@ -11,18 +11,6 @@ from analysis.spectral_noise import periodic_component
 from analysis.texture_stimuli import texture_stimulus_set
 
 
-def test_names_of_the_split_modules_stay_importable_from_texture_stimuli():
-    import analysis.spectral_noise
-    import analysis.texture_stimuli
-    import analysis.texture_synthesis
-
-    for module, names in ((analysis.spectral_noise, ["phase_randomize", "periodic_component"]),
-                          (analysis.texture_synthesis, ["synthesize_texture"])):
-        for name in names:
-            assert getattr(analysis.texture_stimuli, name) is getattr(module, name)
-            assert name in analysis.texture_stimuli.__all__
-
-
 # ------------------------------------------------------------------ texture stimulus sets
 # shared fixture (tests/conftest.py): small_texture_stimuli, 4 families x 2 types x 3 samples, 32 px, seed 0
 

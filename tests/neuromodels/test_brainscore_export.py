@@ -340,7 +340,7 @@ def test_cli_chooses_layers_by_the_toolkits_predictivity(tmp_path):
     """--recordings: the map is score_layers' nested-CV choice on the model's activations (same inputs)."""
     from analysis.activations import extract
     from analysis.assemblies import save
-    from analysis.predictivity import score_layers
+    from analysis.layer_mapping import score_layers
     from analysis.simulate import simulate_recordings
     from analysis.stimuli import StimulusSet
     from analysis.texture_stimuli import texture_stimulus_set
