@@ -65,57 +65,111 @@ def _untrained_frontend(run: Run, cfg: dict, seed: int) -> str:
     return str(path)
 
 
+def classification_seeds(run: Run, cfg: dict) -> list[int]:
+    """The seeds the classifiers are trained with: the reproduction's training seeds.
+
+    Each seed's LCL-V2Net reads that seed's trained (matched) LCL-V2, its control that
+    seed's untrained architecture, and every model of the seed sees the same patches,
+    so the robustness claim is a paired difference across seeds with an interval.
+    ``classification.seeds: first`` trains the run's seed only (no interval).
+    """
+    from .lcl_v2 import seeds
+
+    every = seeds(run, cfg)
+    return every[:1] if cfg.get("classification", {}).get("seeds", "all") == "first" else every
+
+
+def seed_mean_table(table: pd.DataFrame) -> pd.DataFrame:
+    """Per-seed OOD accuracy (``seed`` column) → mean over seeds with its 95% t interval.
+
+    The interval is across seeds (the classifiers' training variability); with one
+    seed the table is returned as is (its binomial interval over test images).
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"subj": "m", "kind": "blur", "strength": 0.0, "chance": 0.5,
+    ...                   "accuracy": [0.6, 0.8, 0.7], "ci_low": 0.0, "ci_high": 1.0, "seed": [0, 1, 2]})
+    >>> row = seed_mean_table(t).iloc[0]
+    >>> round(float(row["accuracy"]), 3), round(float(row["ci_high"] - row["accuracy"]), 3)  # t(2) 4.303 x 0.1/sqrt(3)
+    (0.7, 0.248)
+    """
+    from ..claims import mean_interval
+
+    if table["seed"].nunique() < 2:
+        return table.drop(columns="seed")
+    rows = []
+    for (subj, kind, strength), d in table.groupby(["subj", "kind", "strength"], sort=False):
+        mean, low, high, n = mean_interval(d["accuracy"].to_numpy())
+        rows.append({"subj": subj, "kind": kind, "strength": strength, "accuracy": mean, "ci_low": low,
+                     "ci_high": high, "chance": float(d["chance"].iloc[0]), "n_seeds": n})
+    return pd.DataFrame(rows)
+
+
 def classification_stage(run: Run, cfg: dict, device) -> dict:
     from analysis.plot.robustness import plot_ood_accuracy
     from analysis.robustness import ood_accuracy
     from neuromodels.training.supervised import train_classifier
 
+    from .lcl_v2 import _checkpoint
+
     ccfg = cfg["classification"]
-    seed = run.config.get("seed", 0)
-    train_x, train_y, test, names = labelled_patches(ccfg, seed)
-    n_classes = len(names)
-    frontend = run.records["train_matched"]["checkpoint"]
-    tables, metrics, heads, total_flops = [], [], [], 0.0
+    tables, metrics, total_flops = [], [], 0.0
     import neuromodels
 
     checkpoints = {}
     names = list(ccfg["models"])
     if "lcl_v2net" in names and UNTRAINED_FRONTEND not in names:  # the untrained row beside the trained model
         names.insert(names.index("lcl_v2net") + 1, UNTRAINED_FRONTEND)
-    for name in names:
-        front = _untrained_frontend(run, cfg, seed) if name == UNTRAINED_FRONTEND else frontend
-        model_config = _model_config(name, n_classes, front)
-        model = neuromodels.build_model("lcl_v2net" if name == UNTRAINED_FRONTEND else name, **model_config)
-        result = train_classifier(model, train_x, train_y, steps=ccfg["steps"], batch_size=ccfg["batch_size"],
-                                  lr=ccfg["lr"], seed=seed, device=device, out_dir=run.path("train", f"cls_{name}"),
-                                  model_name="lcl_v2net" if name == UNTRAINED_FRONTEND else name,
-                                  model_config=model_config)
-        checkpoints[name] = str(result.checkpoint)
-        total_flops += result.flops_total
-        model = result.model.eval()
-        # images are labelled by class index; the classifier's argmax is compared with it
-        table = ood_accuracy(model, test, "label_index", kinds=list(ccfg["distortions"] or []) or None,
-                             strengths=ccfg["distortions"], classes=list(range(n_classes)), name=name,
-                             device=device, seed=seed)
-        tables.append(table)
-        clean = table[table["strength"] == 0.0]  # strength 0 is the identity for every kind
-        acc0 = float(clean["accuracy"].mean()) if len(clean) else float("nan")
-        mean_ood = float(table["accuracy"].mean())
-        metrics += [{"metric": "clean_accuracy", "model": name, "value": acc0},
-                    {"metric": "mean_distorted_accuracy", "model": name, "value": mean_ood},
-                    {"metric": "training_flops", "model": name, "value": result.flops_total}]
-        heads.append(S.headline(f"OOD accuracy (mean over distortions), {name}", mean_ood,
-                                source="bundled images (real)", compute=_fmt_flops(result.flops_total)))
+    run_seeds = classification_seeds(run, cfg)
+    first = run_seeds[0]
+    for seed in run_seeds:
+        train_x, train_y, test, classes = labelled_patches(ccfg, seed)
+        n_classes = len(classes)
+        frontend = _checkpoint(run, "matched", seed)
+        for name in names:
+            front = _untrained_frontend(run, cfg, seed) if name == UNTRAINED_FRONTEND else frontend
+            model_config = _model_config(name, n_classes, front)
+            model = neuromodels.build_model("lcl_v2net" if name == UNTRAINED_FRONTEND else name, **model_config)
+            folder = f"cls_{name}" if seed == first else f"cls_{name}_seed{seed}"
+            result = train_classifier(model, train_x, train_y, steps=ccfg["steps"], batch_size=ccfg["batch_size"],
+                                      lr=ccfg["lr"], seed=seed, device=device, out_dir=run.path("train", folder),
+                                      model_name="lcl_v2net" if name == UNTRAINED_FRONTEND else name,
+                                      model_config=model_config)
+            if seed == first:
+                checkpoints[name] = str(result.checkpoint)
+            total_flops += result.flops_total
+            model = result.model.eval()
+            # images are labelled by class index; the classifier's argmax is compared with it
+            table = ood_accuracy(model, test, "label_index", kinds=list(ccfg["distortions"] or []) or None,
+                                 strengths=ccfg["distortions"], classes=list(range(n_classes)), name=name,
+                                 device=device, seed=seed)
+            tables.append(table.assign(seed=seed))
+            clean = table[table["strength"] == 0.0]  # strength 0 is the identity for every kind
+            acc0 = float(clean["accuracy"].mean()) if len(clean) else float("nan")
+            mean_ood = float(table["accuracy"].mean())
+            metrics += [{"metric": "clean_accuracy", "model": name, "seed": seed, "value": acc0},
+                        {"metric": "mean_distorted_accuracy", "model": name, "seed": seed, "value": mean_ood},
+                        {"metric": "training_flops", "model": name, "seed": seed, "value": result.flops_total}]
     full = pd.concat(tables, ignore_index=True)
     full.to_csv(run.path("ood_accuracy.csv"), index=False)
-    fig = plot_ood_accuracy(full)
+    fig = plot_ood_accuracy(seed_mean_table(full))
     path = S.savefig(fig, run.figure_path("ood_accuracy"))
+    per_model = pd.DataFrame([m for m in metrics if m["metric"] == "mean_distorted_accuracy"])
+    heads = [S.headline(f"OOD accuracy (mean over distortions and {len(run_seeds)} seeds), {name}",
+                        float(per_model.loc[per_model["model"] == name, "value"].mean()),
+                        source="bundled images (real)",
+                        compute=_fmt_flops(sum(m["value"] for m in metrics
+                                               if m["metric"] == "training_flops" and m["model"] == name)))
+             for name in names]
     best = max(heads, key=lambda h: h.value)
+    spread = ("the curves are means over seeds with their 95% t interval across seeds" if len(run_seeds) > 1
+              else "one seed: the bars are binomial intervals over test images")
     reading = (f"LCL-V2Net (the trained LCL-V2 frozen under a ResNet-50), the same with the untrained LCL-V2 "
                f"architecture frozen instead ({UNTRAINED_FRONTEND}, the control), the VOneNet-like Gabor front end "
                f"and a plain ResNet-50, each trained {ccfg['steps']} steps on {n_classes} classes of bundled-image "
-               f"patches (chance {1 / n_classes:.2f}), tested on held-out patches under distortions. Highest "
-               f"mean accuracy: {best.name.split(', ')[-1]} ({best.value:.2f}).")
+               f"patches (chance {1 / n_classes:.2f}) with each of the seeds {run_seeds} (LCL-V2Net on that seed's "
+               f"LCL-V2), tested on held-out patches under distortions; {spread}. Highest mean accuracy: "
+               f"{best.name.split(', ')[-1]} ({best.value:.2f}).")
     return {"metrics": metrics, "headlines": heads, "_flops": total_flops, "checkpoints": checkpoints,
             "sections": [Section("Robustness of LCL-V2Net and baselines", reading, [path])]}
 

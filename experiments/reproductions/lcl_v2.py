@@ -142,10 +142,20 @@ def _claims(run: Run, cfg: dict, device) -> dict:
                                    v[f"s2_{a}"], "matched", a))
     cls = run.records.get("classification")
     if cls:
-        ood = {m["model"]: m["value"] for m in cls["metrics"] if m["metric"] == "mean_distorted_accuracy"}
-        if "lcl_v2net" in ood and "resnet50" in ood:
-            rows.append(evaluate_claim("LCL-V2Net more robust", "mean accuracy over distortions (one trained seed)",
-                                       [ood["lcl_v2net"]], [ood["resnet50"]], "LCL-V2Net", "ResNet-50"))
+        ood: dict[str, dict[int, float]] = {}
+        for m in cls["metrics"]:
+            if m["metric"] == "mean_distorted_accuracy":
+                ood.setdefault(m["model"], {})[int(m.get("seed", seeds(run, cfg)[0]))] = m["value"]
+        paired = sorted(set(ood.get("lcl_v2net", {})) & set(ood.get("resnet50", {})))
+        n = len(paired)
+        what = f"mean accuracy over distortions ({n} classifier seed{'s' if n != 1 else ''}, paired)"
+        for other, label in (("resnet50", "ResNet-50"), ("lcl_v2net_untrained", "LCL-V2Net, untrained LCL-V2")):
+            common = [s for s in paired if s in ood.get(other, {})]
+            if common:
+                rows.append(evaluate_claim(
+                    "LCL-V2Net more robust" + ("" if other == "resnet50" else " than with its untrained front end"),
+                    what, [ood["lcl_v2net"][s] for s in common], [ood[other][s] for s in common],
+                    "LCL-V2Net", label))
     import matplotlib.pyplot as plt
     import pandas as pd
 
