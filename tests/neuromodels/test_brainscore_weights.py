@@ -48,8 +48,8 @@ def test_weights_and_checkpoint_are_one_or_the_other(tmp_path, capsys):
     assert "either --checkpoint" in capsys.readouterr().err
     assert main(base + ["--weights", "QUICK", "--checkpoint", str(tmp_path / "c.pt")]) == 2
     assert "not both" in capsys.readouterr().err
-    assert main(base + ["--weights", "CPU"]) == 2
-    assert "no pretrained weights named 'CPU'; available: QUICK" in capsys.readouterr().err
+    assert main(base + ["--weights", "FULL"]) == 2
+    assert "no pretrained weights named 'FULL'; available: QUICK, CPU" in capsys.readouterr().err
     assert main(["export", "gabor_v1", "--weights", "QUICK", "--identifier", "x", "--out", str(tmp_path / "x")]) == 2
     assert "none yet" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
