@@ -1,4 +1,4 @@
-"""Tests of analysis.texture and analysis.texture_decoding: closed forms, planted ground truth, chance levels, sklearn."""
+"""Tests of analysis.texture (modulation index, texture statistics, live units) and its figures: closed forms, planted ground truth."""
 from __future__ import annotations
 
 import matplotlib
@@ -9,49 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from scipy import stats
 
 from analysis.assemblies import make_assembly
-from analysis._lda import ShrinkageLDA, lda_scores
 from analysis.plot.texture import plot_data_efficiency, plot_family_decoding, plot_modulation_index
 from analysis.few_shot import data_efficiency
 from analysis.texture import modulation_index, modulation_table
 from analysis.texture_decoding import family_decoding
-
-
-# --------------------------------------------------------------------------------------
-# helpers: FreemanZiemba2013-layout assemblies with planted responses
-# --------------------------------------------------------------------------------------
-
-
-def _layout(n_families, n_samples, n_reps):
-    rows = []
-    for f in range(n_families):
-        for kind in ("texture", "noise"):
-            for j in range(n_samples):
-                for r in range(n_reps):
-                    rows.append((f"f{f}", kind, j, r))
-    fam, kind, sample, rep = map(np.array, zip(*rows))
-    sid = np.array([f"{a}-{b}-{c:02d}" for a, b, c in zip(fam, kind, sample)])
-    return sid, fam, kind, sample, rep
-
-
-def _assembly(rates, sid, fam, kind, sample, rep, region=None, **attrs):
-    ncoords = {} if region is None else {"region": region}
-    return make_assembly(
-        rates, stimulus_id=sid,
-        presentation_coords={"texture_family": fam, "texture_type": kind, "sample": sample,
-                             "repetition": rep},
-        neuroid_coords=ncoords, attrs={"simulated": 1, "source": "planted", **attrs})
-
-
-def _noinfo_population(n_units=20, n_families=5, n_samples=5, n_reps=6, seed=0):
-    """Poisson trials at one constant rate per unit: no stimulus information at all."""
-    rng = np.random.default_rng(seed)
-    sid, fam, kind, sample, rep = _layout(n_families, n_samples, n_reps)
-    lam = rng.uniform(5, 20, n_units)
-    counts = rng.poisson(lam, size=(len(sid), n_units)).astype(float)
-    return _assembly(counts, sid, fam, kind, sample, rep)
 
 
 # shared fixture (tests/conftest.py): simulated_recording, the simulated V1/V2 recording
@@ -78,7 +41,10 @@ def _two_family_known():
                 rows.append((f"{f}-{k}-{j}", f, k, j, r))
                 vals.append([m + delta, 2.0])
     sid, fam, kind, sample, rep = map(np.array, zip(*rows))
-    return _assembly(np.array(vals), sid, fam, kind, sample, rep)
+    return make_assembly(
+        np.array(vals), stimulus_id=sid,
+        presentation_coords={"texture_family": fam, "texture_type": kind, "sample": sample, "repetition": rep},
+        attrs={"simulated": 1, "source": "planted"})
 
 
 def test_modulation_index_closed_form_per_family_overall_and_pooled():
@@ -151,98 +117,6 @@ def test_spectral_energy_model_layer_has_zero_modulation_index(small_texture_sti
 
 
 # --------------------------------------------------------------------------------------
-# the decoder
-# --------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("d", [5, 90])  # d < n (primal solve) and d > n (Woodbury, dual)
-def test_lda_matches_sklearn_shrunk_covariance_lda(d):
-    from sklearn.covariance import ShrunkCovariance
-    from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
-
-    rng = np.random.default_rng(d)
-    y = np.repeat(np.arange(3), 20)
-    x = rng.normal(size=(60, d)) + 0.7 * np.eye(3)[y] @ rng.normal(size=(3, d))
-    xt = rng.normal(size=(25, d))
-    ours = lda_scores(torch.tensor(x)[None], torch.tensor(y), torch.tensor(xt)[None], 3,
-                       shrinkage=0.3, ridge=0.0)[0].numpy()
-    ref = LinearDiscriminantAnalysis(
-        solver="lsqr", covariance_estimator=ShrunkCovariance(shrinkage=0.3)).fit(x, y)
-    np.testing.assert_allclose(ours, ref.decision_function(xt), rtol=1e-9, atol=1e-9)
-    est = ShrinkageLDA(shrinkage=0.3, ridge=0.0, standardize=False).fit(x, y)
-    np.testing.assert_allclose(est.decision_function(xt), ref.decision_function(xt), rtol=1e-9, atol=1e-9)
-    np.testing.assert_array_equal(est.predict(xt), ref.predict(xt))
-
-
-def test_shrinkage_lda_estimator_standardizes_and_checks_input():
-    from sklearn.covariance import ShrunkCovariance
-    from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
-
-    rng = np.random.default_rng(3)
-    y = np.repeat(["a", "b", "c"], 15)
-    x = rng.normal(size=(45, 4)) * [1, 10, 100, 0.1] + np.eye(3)[np.repeat(np.arange(3), 15)] @ rng.normal(size=(3, 4))
-    z = (x - x.mean(0)) / x.std(0)
-    ref = LinearDiscriminantAnalysis(solver="lsqr", covariance_estimator=ShrunkCovariance(shrinkage=0.2)).fit(z, y)
-    est = ShrinkageLDA(shrinkage=0.2, ridge=0.0).fit(x, y)
-    assert est.classes_.tolist() == ["a", "b", "c"] and est.coef_.shape == (3, 4)
-    np.testing.assert_allclose(est.decision_function(x), ref.decision_function(z), rtol=1e-8, atol=1e-8)
-    assert est.score(x, y) == pytest.approx(ref.score(z, y))
-    with pytest.raises(RuntimeError, match="not fitted"):
-        ShrinkageLDA().predict(x)
-    with pytest.raises(ValueError, match="shrinkage must lie"):
-        ShrinkageLDA(shrinkage=2).fit(x, y)
-    with pytest.raises(ValueError, match=r"\(n_samples, 4\)"):
-        est.predict(x[:, :2])
-
-
-# --------------------------------------------------------------------------------------
-# family vs sample decoding
-# --------------------------------------------------------------------------------------
-
-
-def test_simulated_v2_decodes_family_better_than_v1(simulated_recording):
-    res = family_decoding(simulated_recording, population_sizes=[4, 30], n_draws=5, progress=False)
-    assert set(res["kind"]) == {"family", "sample"}
-    full = res[res["population_size"] == 30].set_index(["population", "kind"])
-    acc = full["accuracy"]
-    assert acc["V2", "family"] > acc["V1", "family"] + 0.1
-    # V2 family decoding is far above chance (1/4): outside the binomial 99.9% interval
-    n = int(full.loc[("V2", "family"), "n_test"])
-    assert full.loc[("V2", "family"), "n_correct"] > stats.binom.interval(0.999, n, 0.25)[1]
-    # Ziemba et al. 2016: relative to sample identity, V2 represents family better than V1
-    assert acc["V2", "family"] / acc["V2", "sample"] > acc["V1", "family"] / acc["V1", "sample"]
-    assert acc["V1", "sample"] > acc["V2", "sample"]
-    # bigger populations decode better (mean over random subpopulations)
-    fam = res[res["kind"] == "family"].groupby(["population", "population_size"])["accuracy"].mean()
-    assert fam["V2", 30] > fam["V2", 4]
-
-
-def test_population_without_family_information_decodes_at_chance():
-    rec = _noinfo_population()
-    res = family_decoding(rec, population_sizes=[20], n_draws=1, progress=False)
-    for kind, n_classes in (("family", 5), ("sample", 5)):
-        row = res[res["kind"] == kind].iloc[0]
-        assert row["chance"] == pytest.approx(1 / n_classes)
-        lo, hi = stats.binom.interval(0.99, row["n_test"], 1 / n_classes)
-        assert lo <= row["n_correct"] <= hi, (kind, row["n_correct"], lo, hi)
-    # draws of subpopulations: the mean over draws is also inside the single-draw interval
-    res = family_decoding(rec, population_sizes=[5], n_draws=10, kinds=("family",), progress=False)
-    lo, hi = stats.binom.interval(0.99, res["n_test"].iloc[0], 0.2)
-    assert lo <= res["n_correct"].mean() <= hi
-
-
-def test_family_decoding_input_errors():
-    rec = _noinfo_population(n_reps=2)
-    with pytest.raises(ValueError, match="repetitions|presentation"):
-        family_decoding(rec, kinds=("sample",), progress=False)
-    det = rec.isel(presentation=np.flatnonzero(rec["repetition"].values == 0))
-    res = family_decoding(det, population_sizes=[20], n_draws=1, progress=False)
-    assert set(res["kind"]) == {"family"}  # deterministic responses: no sample decoding
-    with pytest.raises(ValueError, match="'sample'"):
-        family_decoding(rec.drop_vars("sample"), progress=False)
-
-
-# --------------------------------------------------------------------------------------
 # figures
 # --------------------------------------------------------------------------------------
 
@@ -276,13 +150,6 @@ def test_figures_leave_global_style_alone_and_draw_on_the_given_axes(simulated_r
     assert plot_modulation_index(rec, ax=axes[1]) is axes[1]
     assert dict(matplotlib.rcParams) == before
     plt.close(fig)
-
-
-def test_results_do_not_depend_on_the_memory_chunking_of_draws(simulated_recording):
-    rec = simulated_recording.isel(neuroid=list(range(4)) + list(range(30, 34)))
-    a = family_decoding(rec, population_sizes=[3], n_draws=4, progress=False)
-    b = family_decoding(rec, population_sizes=[3], n_draws=4, max_batch_bytes=1, progress=False)
-    pd.testing.assert_frame_equal(a, b)
 
 
 # --------------------------------------------------------------------------------------
