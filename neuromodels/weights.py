@@ -190,7 +190,8 @@ class LCLV2Weights(WeightsEnum):
         config={"channels": [32, 64], "kernel_sizes": [7, 5], "pool_sizes": 4, "pool_strides": 2, "pooling": "l2",
                 "embedding": "local", "embedding_cell": 0.0, "input_normalization": True},
         train_config="lcl_v2_cpu.yaml",
-        command="python -m neuromodels.training neuromodels/configs/lcl_v2_cpu.yaml schedule.steps=250 run.seed=0",
+        command="python -m neuromodels.training neuromodels/configs/lcl_v2_cpu.yaml schedule.steps=250 run.seed=0 "
+                "run.device=cpu",
         seed=0,
         meta={"steps": 500, "git": "e49f1b297335ffe7ddcd3447030c893496e2fc57",
               "made_by": "python -m experiments run lcl_v2 --preset cpu --device cpu (its train_matched stage, "
