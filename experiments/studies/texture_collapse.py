@@ -452,9 +452,10 @@ def plot(df: pd.DataFrame):
         ax.axhline(0, color="gray", lw=0.8)
         ax.set(ylabel="mean modulation index (live units)", title="Texture modulation of V2", **ticks)
         ax.legend(fontsize=7, frameon=False)
-        n_seeds = v2[v2["variant"] == "baseline"]["seed"].nunique()
-        fig.suptitle(f"Texture model, cpu preset, against training step (baseline: mean of {n_seeds} seed"
-                     f"{'s' if n_seeds > 1 else ''}, thin lines: seeds; dashed: remedy)", fontsize=10)
+        seeds = {v: v2[v2["variant"] == v]["seed"].nunique() for v in variants}
+        fig.suptitle("Texture model, cpu preset, against training step (solid: the preset, dashed: remedy; mean of "
+                     + ", ".join(f"{n} seed{'s' if n > 1 else ''} ({v})" for v, n in seeds.items())
+                     + "; thin lines: seeds)", fontsize=10)
         fig.tight_layout()
     return fig
 
