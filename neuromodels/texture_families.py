@@ -126,7 +126,10 @@ def synthesize_texture(target: torch.Tensor, n_iter: int = 50, seed: int = 0, mo
 
     Portilla & Simoncelli (2000, IJCV 40:49) in plenoptic: ``Metamer`` (Adam, lr 0.02,
     amsgrad) on the pixels, from seeded Gaussian noise with the target's mean and
-    standard deviation, for at most ``n_iter`` iterations.
+    standard deviation, for at most ``n_iter`` iterations. It runs on one CPU thread:
+    the optimization amplifies the last-bit differences that multithreaded reductions
+    leave, so with 1 and 2 threads the same seed gave different textures (measured),
+    and every model trained on them differed; on one thread a seed gives one texture.
 
     Parameters
     ----------
@@ -149,11 +152,16 @@ def synthesize_texture(target: torch.Tensor, n_iter: int = 50, seed: int = 0, mo
     x = target[None].float()
     g = torch.Generator().manual_seed(int(seed))
     init = (torch.randn(x.shape, generator=g) * x.std() + x.mean()).clamp(0, 1)
-    met = po.Metamer(x, model)
-    met.setup(init, optimizer_kwargs={"lr": 0.02, "amsgrad": True})
-    with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
-        warnings.simplefilter("ignore")  # plenoptic warns when the loss has converged
-        met.synthesize(max_iter=int(n_iter))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        met = po.Metamer(x, model)
+        met.setup(init, optimizer_kwargs={"lr": 0.02, "amsgrad": True})
+        with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
+            warnings.simplefilter("ignore")  # plenoptic warns when the loss has converged
+            met.synthesize(max_iter=int(n_iter))
+    finally:
+        torch.set_num_threads(threads)
     return met.metamer.detach()[0].clamp(0, 1).float()
 
 
@@ -208,8 +216,9 @@ def texture_family_images(families: Sequence[str] | None = None, size: int = 64,
         raise ValueError(f"size must be an integer >= 16 pixels; got {size!r}")
     out_size, size = size, (64 if size < 128 else 128)
     parsed = [_parse(f) for f in families]
+    # "_t1": synthesized on one thread (see synthesize_texture), a cache any machine reproduces
     folder = Path(cache if cache is not None else _DEFAULT_CACHE).expanduser() / (
-        f"ps_s{size}_c{crop_size}_i{n_iter}_seed{seed}")
+        f"ps_s{size}_c{crop_size}_i{n_iter}_seed{seed}_t1")
     out, model = [], None
     for family, (source, k) in zip(families, parsed):
         path = folder / f"{family}.png"

@@ -136,3 +136,23 @@ def test_portilla_simoncelli_synthesis_matches_the_target_statistics_better_than
     stats = lambda x: model(x.reshape(1, 1, 32, 32))  # noqa: E731
     assert out.shape == (1, 32, 32)
     assert float((stats(out) - stats(target)).norm()) < 0.5 * float((stats(start) - stats(target)).norm())
+
+
+def test_synthesis_does_not_depend_on_the_thread_count():
+    """One seed, one texture: the synthesis pins one thread (1 and 2 threads used to differ)."""
+    import torch
+
+    from neuromodels.data import load_bundled
+    from neuromodels.texture_families import synthesize_texture
+
+    target = load_bundled("camera", size=128)[:, :32, :32]
+    before = torch.get_num_threads()
+    out = []
+    for threads in (1, 2):
+        torch.set_num_threads(threads)
+        try:
+            out.append(synthesize_texture(target, n_iter=10, seed=3))
+        finally:
+            torch.set_num_threads(before)
+    assert torch.equal(out[0], out[1])
+    assert torch.get_num_threads() == before
