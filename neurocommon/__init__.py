@@ -11,6 +11,7 @@ what both sides need and is not the science of either:
 - ``progress``: progress_bar (a ``tqdm`` bar that can be switched off)
 - ``deformations``: displacement_field (``normalize="expected" | "per_image"``), warp
 - ``lazy``: lazy_api (the PEP 562 ``__getattr__``/``__dir__`` of the packages' ``_API`` tables)
+- ``sources``: imported_packages (the packages a source file imports, read without importing it)
 
 Importing it stays light: no torch, no matplotlib (torch is imported inside the
 functions that need it). Each name is also reachable as ``neurocommon.<name>``.
@@ -32,6 +33,7 @@ _API = {
     "progress": ["progress_bar"],
     "deformations": ["displacement_field", "warp"],
     "lazy": ["lazy_api"],
+    "sources": ["imported_packages"],
 }
 __all__ = sorted(name for names in _API.values() for name in names)
 __getattr__, __dir__ = lazy_api(__name__, _API, submodules=list(_API))

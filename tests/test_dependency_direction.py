@@ -5,10 +5,11 @@
 choosing a plugin's layers by the toolkit's predictivity is the one documented
 exception); ``experiments`` joins them. Every import counts, also those inside functions.
 """
-import ast
 from pathlib import Path
 
 import pytest
+
+from neurocommon.sources import imported_packages
 
 ROOT = Path(__file__).resolve().parents[1]
 TOOLKIT = ("neurocommon", "analysis", "neuromodels", "experiments")
@@ -21,17 +22,6 @@ FORBIDDEN = {
 }
 #: the documented exceptions: module -> toolkit packages it may import although its package may not
 ALLOWED = {"neuromodels/brainscore/__main__.py": {"analysis"}}
-
-
-def imported_packages(source: str) -> set[str]:
-    """Top-level names of every absolute import in ``source``, at any depth (lazy imports too)."""
-    names = set()
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Import):
-            names.update(alias.name.split(".")[0] for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            names.add(node.module.split(".")[0])
-    return names
 
 
 def _sources(package: str) -> list[Path]:

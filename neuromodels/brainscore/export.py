@@ -34,7 +34,6 @@ Examples
 """
 from __future__ import annotations
 
-import ast
 import datetime as _dt
 import hashlib
 import inspect
@@ -52,6 +51,7 @@ from importlib import resources
 from pathlib import Path
 
 from neurocommon.files import apply_umask, atomic_path, atomic_write_bytes, atomic_write_text
+from neurocommon.sources import imported_packages
 
 from ..training.checkpoints import CorruptCheckpointError
 from ..training.checkpoints import read_checkpoint as _read_verified
@@ -396,17 +396,6 @@ def _vendor_toolkit(dest: Path) -> list[Path]:
     return copied
 
 
-def _direct_imports(source: str) -> set[str]:
-    """Top-level names of every absolute import in ``source`` (module level and lazy ones)."""
-    names: set[str] = set()
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Import):
-            names.update(a.name.split(".")[0] for a in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            names.add(node.module.split(".")[0])
-    return names
-
-
 _PROBE = """
 import importlib.util, json, sys
 import numpy as np
@@ -468,7 +457,7 @@ def _requirements(sources, loaded_modules, toolkit_requirement=None) -> list[str
     imported = set()
     for path in sources:
         if path.suffix == ".py":
-            imported |= _direct_imports(path.read_text(encoding="utf-8"))
+            imported |= imported_packages(path.read_text(encoding="utf-8"))
     needed = (imported & set(loaded_modules)) - set(sys.stdlib_module_names) - {*VENDORED_PACKAGES, "__future__"}
     dists = packages_distributions()
     out = set()
