@@ -65,20 +65,6 @@ def _untrained_frontend(run: Run, cfg: dict, seed: int) -> str:
     return str(path)
 
 
-def classification_seeds(run: Run, cfg: dict) -> list[int]:
-    """The seeds the classifiers are trained with: the reproduction's training seeds.
-
-    Each seed's LCL-V2Net reads that seed's trained (matched) LCL-V2, its control that
-    seed's untrained architecture, and every model of the seed sees the same patches,
-    so the robustness claim is a paired difference across seeds with an interval.
-    ``classification.seeds: first`` trains the run's seed only (no interval).
-    """
-    from .lcl_v2 import seeds
-
-    every = seeds(run, cfg)
-    return every[:1] if cfg.get("classification", {}).get("seeds", "all") == "first" else every
-
-
 def seed_mean_table(table: pd.DataFrame) -> pd.DataFrame:
     """Per-seed OOD accuracy (``seed`` column) → mean over seeds with its 95% t interval.
 
@@ -110,7 +96,7 @@ def classification_stage(run: Run, cfg: dict, device) -> dict:
     from analysis.robustness import ood_accuracy
     from neuromodels.training.supervised import train_classifier
 
-    from .lcl_v2 import _checkpoint
+    from .lcl_v2 import seeds, trained_checkpoint
 
     ccfg = cfg["classification"]
     tables, metrics, total_flops = [], [], 0.0
@@ -120,12 +106,15 @@ def classification_stage(run: Run, cfg: dict, device) -> dict:
     names = list(ccfg["models"])
     if "lcl_v2net" in names and UNTRAINED_FRONTEND not in names:  # the untrained row beside the trained model
         names.insert(names.index("lcl_v2net") + 1, UNTRAINED_FRONTEND)
-    run_seeds = classification_seeds(run, cfg)
+    # every training seed: each seed's LCL-V2Net reads that seed's matched LCL-V2 (its control that
+    # seed's untrained architecture) and all models of a seed see the same patches, so the
+    # robustness claims are paired differences across seeds with an interval
+    run_seeds = seeds(run, cfg)
     first = run_seeds[0]
     for seed in run_seeds:
         train_x, train_y, test, classes = labelled_patches(ccfg, seed)
         n_classes = len(classes)
-        frontend = _checkpoint(run, "matched", seed)
+        frontend = trained_checkpoint(run, "matched", seed)
         for name in names:
             front = _untrained_frontend(run, cfg, seed) if name == UNTRAINED_FRONTEND else frontend
             model_config = _model_config(name, n_classes, front)

@@ -85,7 +85,8 @@ def seeds(run: Run, cfg: dict) -> list[int]:
     return [first] + [int(s) for s in cfg.get("seeds", [first]) if int(s) != first]
 
 
-def _checkpoint(run: Run, variant: str, seed: int) -> str:
+def trained_checkpoint(run: Run, variant: str, seed: int) -> str:
+    """The checkpoint of ``variant`` (e.g. ``"matched"``) trained with ``seed`` in this run."""
     first = int(run.config.get("seed", 0))
     return run.records[f"train_{variant}" if seed == first else f"train_{variant}_seed{seed}"]["checkpoint"]
 
@@ -108,7 +109,7 @@ def _claims(run: Run, cfg: dict, device) -> dict:
                          *(f"s2_{a}" for a in ablations))}
     tuning_rows, filters = [], {}
     for seed in seeds(run, cfg):
-        matched = S.load_trained(_checkpoint(run, "matched", seed))
+        matched = S.load_trained(trained_checkpoint(run, "matched", seed))
         untrained = untrained_model(cfg, seed)
         names = list(matched.stage_names)
         m_tr = measure_layers(matched, names, stim, device)
@@ -118,7 +119,7 @@ def _claims(run: Run, cfg: dict, device) -> dict:
         v["s1_untrained"].append(m_un[names[0]]["modulation_index"])
         v["s2_untrained"].append(m_un[names[-1]]["modulation_index"])
         for a in ablations:
-            ablated = S.load_trained(_checkpoint(run, a, seed))
+            ablated = S.load_trained(trained_checkpoint(run, a, seed))
             v[f"s2_{a}"].append(measure_layers(ablated, names[-1:], stim, device)[names[-1]]["modulation_index"])
         for label, model, key in (("trained (matched)", matched, "cv"), ("untrained", untrained, "cv_untrained")):
             w = _stage1_filters(model)
